@@ -1,0 +1,17 @@
+"""npembed: word embeddings learned by backpropagation, from scratch in NumPy and Numba.
+
+    from npembed import Sequential, layers
+    model = Sequential([layers.Embedding(10000, 16), layers.GlobalAveragePooling1D(),
+                        layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])
+
+The hot loops run as Numba kernels; ``npembed.set_kernels("numpy")`` or the environment variable
+``NPEMBED_KERNELS=numpy`` switches the whole library to their plain NumPy references.
+"""
+from . import gradcheck, layers, losses, optimizers
+from .kernels import get_kernels, set_kernels
+from .models import History, Sequential, load_model
+from .sequence import pad_sequences
+
+__version__ = "0.1.0"
+__all__ = ["Sequential", "History", "load_model", "pad_sequences", "layers", "losses", "optimizers",
+           "gradcheck", "set_kernels", "get_kernels"]

@@ -1,0 +1,34 @@
+"""Binary cross-entropy, its gradient, and binary accuracy. Labels y and inputs have shape (batch, 1)."""
+import numpy as np
+
+EPSILON = 1e-7   # Keras's clip for probabilities
+
+
+def binary_crossentropy_from_logits(y, logits):
+    """Mean BCE of sigmoid(logits) against y, stable for any logit, and d(loss)/d(logits).
+
+    loss_i = max(z, 0) - z y + log(1 + exp(-|z|));  d loss / d z_i = (sigmoid(z_i) - y_i) / batch.
+    """
+    z = logits
+    per_sample = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    e = np.exp(-np.abs(z))
+    p = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return float(per_sample.mean()), ((p - y) / len(y)).astype(logits.dtype, copy=False)
+
+
+def binary_crossentropy(y, p):
+    """Mean BCE of probabilities p (clipped to [1e-7, 1 - 1e-7], as Keras) and d(loss)/dp."""
+    clipped = np.clip(p, EPSILON, 1 - EPSILON)
+    loss = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).mean()
+    inside = (p > EPSILON) & (p < 1 - EPSILON)       # the clip has zero gradient outside
+    grad = inside * (clipped - y) / (clipped * (1 - clipped)) / len(y)
+    return float(loss), grad.astype(p.dtype, copy=False)
+
+
+def binary_accuracy(y, scores, threshold):
+    """Fraction of rows where (score > threshold) equals the label."""
+    return float(((scores > threshold) == (y > 0.5)).mean())
+
+
+LOSSES = ("binary_crossentropy",)
+METRICS = ("accuracy",)

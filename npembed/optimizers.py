@@ -1,0 +1,58 @@
+"""Adam in the Keras form: one optimizer object stepping over all named parameters of a model."""
+import numpy as np
+
+from . import _checks, kernels
+
+
+class Adam:
+    """Adam (Kingma & Ba) exactly as Keras writes it.
+
+    At step t (1-based): alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t);
+    m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2); w -= alpha * m / (sqrt(v) + epsilon).
+    Epsilon sits outside the square root of the uncorrected v (PyTorch puts it on sqrt(v_hat)).
+    The update is dense: every entry's m and v decay every step, also embedding rows the batch
+    did not touch.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.learning_rate = _checks.finite_float("learning_rate", learning_rate, low=0, low_open=True)
+        self.beta_1 = _checks.finite_float("beta_1", beta_1, low=0, high=1, high_open=True)
+        self.beta_2 = _checks.finite_float("beta_2", beta_2, low=0, high=1, high_open=True)
+        self.epsilon = _checks.finite_float("epsilon", epsilon, low=0)
+        self.iterations = 0
+        self.m = {}
+        self.v = {}
+
+    def step(self, params, grads):
+        """Update every params[key] in place from grads[key]; keys name the model's weights."""
+        if not self.m:
+            self.m = {key: np.zeros_like(value) for key, value in params.items()}
+            self.v = {key: np.zeros_like(value) for key, value in params.items()}
+        self.iterations += 1
+        t = self.iterations
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        for key, w in params.items():
+            kernels.adam_update(w, grads[key], self.m[key], self.v[key],
+                                alpha, self.beta_1, self.beta_2, self.epsilon)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def state(self):
+        """Arrays that resume training exactly: {"m/key": ..., "v/key": ...} and the step count."""
+        arrays = {f"m/{key}": value for key, value in self.m.items()}
+        arrays.update({f"v/{key}": value for key, value in self.v.items()})
+        return self.iterations, arrays
+
+
+OPTIMIZERS = {"adam": Adam}
+
+
+def get(optimizer):
+    """An optimizer from a name ("adam") or an instance."""
+    if isinstance(optimizer, Adam):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()]()
+    raise ValueError(f"unknown optimizer {optimizer!r}; use 'adam' or npembed.optimizers.Adam(...)")
