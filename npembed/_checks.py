@@ -71,7 +71,7 @@ def float_array(name, value, dtype, ndim=None):
     array = np.ascontiguousarray(array, dtype=dtype)
     if not np.all(np.isfinite(array)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise ValueError(f"{name} must be finite, got {array[where]} at index {where}")
+        raise ValueError(f"{name} must be finite, got {array[where].item()} at index {where}")
     return array
 
 
@@ -90,5 +90,5 @@ def binary_labels(name, value, n, dtype):
     bad = ~((labels == 0) | (labels == 1))
     if np.any(bad):
         index = int(np.argmax(bad))
-        raise ValueError(f"{name} must be 0 or 1 (binary labels), got {labels[index]!r} at index {index}")
+        raise ValueError(f"{name} must be 0 or 1 (binary labels), got {labels[index].item()!r} at index {index}")
     return np.ascontiguousarray(labels, dtype=dtype).reshape(-1, 1)

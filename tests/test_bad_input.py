@@ -1,0 +1,171 @@
+"""Bad input gets a clear error naming the problem and the value, before any kernel runs."""
+import numpy as np
+import pytest
+
+from npembed import Sequential, load_model
+from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
+from test_model import reviews, tutorial_model
+
+
+@pytest.fixture
+def model():
+    return tutorial_model(vocab=20)
+
+
+@pytest.fixture
+def data(rng):
+    return reviews(rng, n=10, vocab=20, steps=6)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (20, IndexError, "got 20"),
+    (-1, IndexError, "got -1"),
+    (10**12, IndexError, "got 1000000000000"),
+])
+def test_ids_out_of_range(model, data, bad, error, message):
+    x, y = data
+    x = x.astype(np.int64)
+    x[3, 2] = bad
+    for call in (lambda: model.fit(x, y, verbose=0), lambda: model.predict(x),
+                 lambda: model.evaluate(x, y), lambda: model.train_on_batch(x, y)):
+        with pytest.raises(error, match=message):
+            call()
+
+
+@pytest.mark.parametrize("x, error, message", [
+    (np.ones((2, 3), dtype=float), TypeError, "integer ids"),
+    (np.ones((2, 3), dtype=bool), TypeError, "integer ids"),
+    (np.array([["a", "b"]]), TypeError, "integer ids"),
+    (np.zeros((0, 3), dtype=int), ValueError, "empty"),
+    (np.zeros((2, 0), dtype=int), ValueError, "empty"),
+    (np.zeros(3, dtype=int), ValueError, "dimensions|batch axis"),
+    (np.zeros((2, 3, 1), dtype=int), ValueError, "dimensions"),
+    ([[1, 2], [3]], ValueError, "rectangular|ragged"),
+])
+def test_bad_ids(model, x, error, message):
+    with pytest.raises(error, match=message):
+        model.predict(x)
+
+
+@pytest.mark.parametrize("y, error, message", [
+    (np.array([0, 1, 2] + [0] * 7), ValueError, "0 or 1.*got 2"),
+    (np.array([0.5] * 10), ValueError, "0 or 1"),
+    (np.array([np.nan] * 10), ValueError, "0 or 1"),
+    (np.zeros(9), ValueError, "same length.*10 and 9"),
+    (np.zeros((10, 2)), ValueError, r"shape \(n,\)"),
+    (np.array(["0"] * 10), TypeError, "labels"),
+])
+def test_bad_labels(model, data, y, error, message):
+    with pytest.raises(error, match=message):
+        model.fit(data[0], y, verbose=0)
+
+
+def test_fit_or_evaluate_before_compile(data):
+    model = Sequential([Embedding(20, 2), GlobalAveragePooling1D(), Dense(1, activation="sigmoid")])
+    for call in (lambda: model.fit(*data), lambda: model.evaluate(*data),
+                 lambda: model.train_on_batch(*data)):
+        with pytest.raises(RuntimeError, match="compile"):
+            call()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=2.5), "batch_size"),
+    (dict(epochs=-1), "epochs"), (dict(validation_split=1.0), "validation_split"),
+    (dict(validation_split=-0.1), "validation_split"), (dict(validation_split=0.95), "validation_split"),
+    (dict(validation_data=([1],)), "validation_data"),
+])
+def test_bad_fit_arguments(model, data, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.fit(*data, verbose=0, **kwargs)
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="activation 'tanhh'"):
+        Dense(2, activation="tanhh")
+    model = tutorial_model()
+    with pytest.raises(ValueError, match="optimizer 'sgdd'"):
+        model.compile(optimizer="sgdd")
+    with pytest.raises(ValueError, match="loss 'mse'"):
+        model.compile(loss="mse")
+    with pytest.raises(ValueError, match="metric 'auc'"):
+        model.compile(metrics=["auc"])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Embedding(0, 4), "input_dim"), (lambda: Embedding(10, -1), "output_dim"),
+    (lambda: Embedding(10.0, 4), "input_dim"), (lambda: Embedding(1, 4, mask_zero=True), "input_dim"),
+    (lambda: Embedding(10, 4, mask_zero="yes"), "mask_zero"), (lambda: Dense(0), "units"),
+    (lambda: Sequential([], dtype="int32"), "dtype"), (lambda: Sequential([], seed=-1), "seed"),
+    (lambda: Sequential(["dense"]), "layers"),
+])
+def test_bad_constructor_arguments(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
+
+
+def test_set_weights_checks_count_shapes_and_values(model):
+    model.build()
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match="expects 5 arrays"):
+        model.set_weights(weights[:4])
+    with pytest.raises(ValueError, match="shape"):
+        model.set_weights([weights[0][:3]] + weights[1:])
+    weights[2][0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        model.set_weights(weights)
+    assert np.isfinite(model.get_weights()[2]).all()   # nothing was half-applied
+
+
+def test_nan_in_float_inputs_is_rejected():
+    model = Sequential([Dense(1, activation="sigmoid")], seed=0)
+    model.compile()
+    with pytest.raises(ValueError, match="finite"):
+        model.fit(np.array([[0.0, np.inf]]), [1], verbose=0)
+
+
+def test_layer_call_checks_and_requires_build():
+    layer = Embedding(5, 2)
+    with pytest.raises(RuntimeError, match="not built"):
+        layer(np.array([[1]]))
+    layer.build((None, 1), np.random.default_rng(0))
+    with pytest.raises(IndexError, match="got 5"):
+        layer(np.array([[5]]))
+    assert layer(np.array([[4]])).shape == (1, 1, 2)
+
+
+def test_diverging_training_stops_with_finite_weights(data):
+    x, y = data
+    model = tutorial_model(vocab=20)
+    from npembed.optimizers import Adam
+    model.compile(optimizer=Adam(learning_rate=1e30))
+    with pytest.raises(FloatingPointError, match="loss became"):
+        model.fit(x, y, epochs=50, batch_size=2, verbose=0)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04 truncated"])
+def test_load_model_rejects_foreign_and_corrupt_files(tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not .*npembed model"):
+        load_model(path)
+
+
+def test_load_model_rejects_truncated_and_pickled_files(tmp_path, model):
+    model.build()
+    good = tmp_path / "good.npz"
+    model.save(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    with pytest.raises(ValueError, match="npembed model"):
+        load_model(truncated)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, config=np.array([{"format": "npembed.Sequential"}], dtype=object))
+    with pytest.raises(ValueError, match="npembed model"):
+        load_model(pickled)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.zeros(3))
+    with pytest.raises(ValueError, match="npembed model"):
+        load_model(foreign)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.npz")
