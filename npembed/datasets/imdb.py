@@ -1,0 +1,392 @@
+"""The IMDB movie-review dataset, built from the raw aclImdb archive with Keras's id conventions.
+
+``load_data`` gives what ``keras.datasets.imdb.load_data`` gives, but rebuilt from the review texts
+(see npembed.text for the tokenizer), so every step can be read and changed.
+
+Where the reviews come from, first match wins:
+1. ``path``: an aclImdb .tar.gz (the official aclImdb_v1.tar.gz or a copy holding only the labeled
+   reviews), or an extracted aclImdb folder (or the folder that contains it);
+2. the environment variable ``NPEMBED_IMDB``, same forms;
+3. ``aclImdb_v1.tar.gz`` in the cache folder (``NPEMBED_CACHE``, else ``$XDG_CACHE_HOME/npembed``,
+   else ``~/.cache/npembed``);
+4. otherwise the official archive is downloaded there, verified by SHA-256, and moved into place.
+
+The tokenized result is cached in the same folder as one .npz (no pickle), keyed by the source's
+content hash and the tokenizer's version: a second load takes a fraction of a second.
+
+Canonical order, before shuffling: train then test; in each, negative reviews then positive
+ones; in each, by the review number of the file name (``<number>_<rating>.txt``).
+"""
+import hashlib
+import os
+import re
+import tarfile
+import urllib.error
+import urllib.request
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .. import _checks, text
+from .._io import atomic_write
+
+URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+SPLITS = ("train", "test")
+LABELS = ("neg", "pos")                  # label 0, label 1
+MAX_REVIEW_BYTES = 1 << 20               # the longest real review has ~14 KB; refuse anything huge
+CACHE_FORMAT = 1
+
+_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
+
+
+# ------------------------------------------------------------------------------------------------
+# Where the data lives
+# ------------------------------------------------------------------------------------------------
+
+def cache_dir():
+    """The per-user folder for the downloaded archive and the processed cache."""
+    if os.environ.get("NPEMBED_CACHE"):
+        return Path(os.environ["NPEMBED_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "npembed"
+
+
+def locate(path=None, download_if_missing=True):
+    """The archive or folder to read, following the order in the module docstring."""
+    for candidate, origin in ((path, "path"), (os.environ.get("NPEMBED_IMDB") or None, "NPEMBED_IMDB")):
+        if candidate is not None:
+            candidate = Path(candidate).expanduser()
+            if not candidate.exists():
+                raise FileNotFoundError(f"IMDB data not found: {origin} points to {candidate}, "
+                                        "which does not exist")
+            return candidate
+    cached = cache_dir() / ARCHIVE_NAME
+    if cached.exists():
+        return cached
+    if not download_if_missing:
+        raise FileNotFoundError(f"no IMDB archive at {cached}")
+    return download(cached)
+
+
+def download(destination=None, url=None, sha256=None, progress=True):
+    """Download the official archive to destination, verify its SHA-256, move it into place."""
+    destination = Path(destination or cache_dir() / ARCHIVE_NAME)
+    url, sha256 = url or URL, sha256 or SHA256
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, \
+                atomic_write(destination) as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            bar = _progress_bar(total, f"Downloading {destination.name}", progress)
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+            bar.close()
+            if digest.hexdigest() != sha256:
+                raise ValueError(f"the download from {url} has SHA-256 {digest.hexdigest()}, "
+                                 f"expected {sha256}; the file was not kept")
+    except (urllib.error.URLError, OSError) as error:
+        if isinstance(error, FileNotFoundError) and not str(url).startswith("file:"):
+            raise
+        raise ConnectionError(
+            f"could not download the IMDB archive from {url} ({error}). Without network access, "
+            "pass the path of an aclImdb .tar.gz or folder: load_data(path=...), --data PATH, or "
+            "the environment variable NPEMBED_IMDB.") from None
+    return destination
+
+
+def _progress_bar(total, description, enabled):
+    try:
+        from tqdm import tqdm
+    except ImportError:                   # tqdm is a dependency; keep working without it anyway
+        enabled = False
+    if not enabled:
+        class _Silent:
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+        return _Silent()
+    return tqdm(total=total, unit="B", unit_scale=True, desc=description)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading raw reviews
+# ------------------------------------------------------------------------------------------------
+
+def _review_key(match):
+    split, label, stem = match.groups()
+    number = stem.split("_", 1)[0]
+    return split, label, (int(number) if number.isdigit() else float("inf"), stem)
+
+
+def read_reviews(path):
+    """{split: (texts, labels)} from an archive or folder, in canonical order.
+
+    Reviews with invalid UTF-8 are decoded with replacement characters and counted in a warning.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"IMDB data not found at {path}")
+    found = []                                           # (split, label, sort key, bytes)
+    if path.is_dir():
+        root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
+        for split in SPLITS:
+            for label in LABELS:
+                folder = root / split / label
+                if folder.is_dir():
+                    for entry in os.scandir(folder):
+                        match = _REVIEW_PATH.search(f"{split}/{label}/{entry.name}")
+                        if match and entry.is_file() and entry.stat().st_size <= MAX_REVIEW_BYTES:
+                            found.append((*_review_key(match), Path(entry.path).read_bytes()))
+    else:
+        found = _read_archive(path)
+    groups = {(split, label): 0 for split in SPLITS for label in LABELS}
+    for split, label, _, _ in found:
+        groups[split, label] += 1
+    missing = [f"{split}/{label}" for (split, label), count in groups.items() if count == 0]
+    if missing:
+        raise ValueError(f"{path} is not an aclImdb archive or folder: it has no reviews in "
+                         f"{', '.join(missing)} (expected aclImdb/{{train,test}}/{{pos,neg}}/*.txt)")
+    found.sort(key=lambda item: (SPLITS.index(item[0]), LABELS.index(item[1]), item[2]))
+    invalid = 0
+    result = {split: ([], []) for split in SPLITS}
+    for split, label, _, raw in found:
+        try:
+            review = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            review = raw.decode("utf-8", errors="replace")
+            invalid += 1
+        result[split][0].append(review)
+        result[split][1].append(LABELS.index(label))
+    if invalid:
+        warnings.warn(f"{invalid} reviews in {path} were not valid UTF-8; their bad bytes were "
+                      "replaced by U+FFFD", UnicodeWarning, stacklevel=3)
+    return {split: (texts, np.array(labels, dtype=np.int64)) for split, (texts, labels) in result.items()}
+
+
+def _read_archive(path):
+    try:
+        archive = tarfile.open(path, "r:*")
+    except (tarfile.ReadError, EOFError, zlib.error, OSError) as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"{path} is not a gzip/tar archive ({error})") from None
+    found = []
+    try:
+        with archive:
+            for member in archive:
+                match = _REVIEW_PATH.search(member.name)
+                # only regular files are read, into memory: links, devices and odd paths never
+                # touch the file system
+                if not match or not member.isfile():
+                    continue
+                if member.size > MAX_REVIEW_BYTES:
+                    raise ValueError(f"{path}: member {member.name} declares {member.size} bytes, "
+                                     "far more than any review")
+                found.append((*_review_key(match), archive.extractfile(member).read()))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise ValueError(f"{path} is a truncated or corrupt archive ({type(error).__name__}: "
+                         f"{error})") from None
+    return found
+
+
+# ------------------------------------------------------------------------------------------------
+# The processed cache
+# ------------------------------------------------------------------------------------------------
+
+def source_fingerprint(path):
+    """SHA-256 of an archive's bytes; for a folder, of its review files' names, sizes and mtimes."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*.txt") if _REVIEW_PATH.search(p.as_posix())):
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                          .encode())
+        return "dir-" + digest.hexdigest()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_key(fingerprint):
+    return f"{fingerprint}|tokenizer-{text.TOKENIZER_VERSION}|format-{CACHE_FORMAT}"
+
+
+def processed(path=None):
+    """Tokenized reviews (from the cache, or built and cached): a dict of arrays.
+
+    words: list of words by rank; counts; and for each split, ``{split}_ranks`` (flat int32),
+    ``{split}_lengths`` (int64 per review) and ``{split}_labels`` (int64).
+    """
+    source = locate(path)
+    key = _cache_key(source_fingerprint(source))
+    cache_file = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    data = _read_cache(cache_file, key)
+    if data is None:
+        data = _build(source)
+        arrays = dict(data, key=np.array(key),
+                      words=np.frombuffer("\n".join(data["words"]).encode("utf-8"), dtype=np.uint8))
+        try:
+            with atomic_write(cache_file) as handle:
+                np.savez(handle, **arrays)
+        except OSError as error:            # a read-only cache folder only costs speed
+            warnings.warn(f"could not write the IMDB cache {cache_file}: {error}", stacklevel=2)
+    return data
+
+
+def _read_cache(cache_file, key):
+    if not cache_file.exists():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as archive:
+            if str(archive["key"]) != key:
+                raise ValueError("stale key")
+            data = {name: archive[name] for name in archive.files if name not in ("key", "words")}
+            data["words"] = bytes(archive["words"]).decode("utf-8").split("\n")
+        for split in SPLITS:
+            lengths = data[f"{split}_lengths"]
+            if lengths.sum() != len(data[f"{split}_ranks"]) or len(lengths) != len(data[f"{split}_labels"]):
+                raise ValueError("inconsistent lengths")
+        if len(data["words"]) != len(data["counts"]):
+            raise ValueError("inconsistent vocabulary")
+        return data
+    except Exception as error:              # any unreadable cache is rebuilt, never trusted
+        warnings.warn(f"rebuilding the IMDB cache {cache_file}: it was stale or corrupt ({error})",
+                      stacklevel=3)
+        return None
+
+
+def _build(source):
+    reviews = read_reviews(source)
+    words, counts, encoded = text.encode({split: reviews[split][0] for split in SPLITS})
+    data = {"words": words, "counts": counts}
+    for split in SPLITS:
+        data[f"{split}_ranks"], data[f"{split}_lengths"] = encoded[split]
+        data[f"{split}_labels"] = reviews[split][1]
+    return data
+
+
+# ------------------------------------------------------------------------------------------------
+# The Keras-compatible API
+# ------------------------------------------------------------------------------------------------
+
+def _optional_id(name, value):
+    return None if value is None else _checks.positive_int(name, value, minimum=0)
+
+
+def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
+              index_from=3):
+    """IMDB reviews as id sequences and 0/1 labels: ``(x_train, y_train), (x_test, y_test)``.
+
+    Keras's conventions: each review is ``[start_char] + [rank + index_from for each word]``
+    (rank 1 = most frequent training word); ids 0 (padding), 1 (start) and 2 (out of vocabulary)
+    are reserved and 3 is never used. An id outside ``skip_top <= id < num_words`` becomes
+    ``oov_char`` (or is dropped when oov_char is None); like Keras, this applies to start_char too.
+    Both splits are shuffled by one ``numpy.random.RandomState(seed)``: first the training set,
+    then the test set.
+
+    Differences from keras.datasets.imdb, on purpose:
+    - the vocabulary comes from the training reviews only, so a word seen only in the test
+      reviews becomes ``oov_char`` (Keras's file silently deletes such words);
+    - num_words=None keeps every id (Keras makes the single largest id out-of-vocabulary).
+
+    maxlen follows Keras: reviews whose sequence (start_char included) is not shorter than maxlen
+    are DROPPED, not truncated; use pad_sequences(maxlen=...) to truncate.
+
+    x_* are object arrays holding one int32 array per review (Keras holds lists); y_* are int64.
+    """
+    num_words = None if num_words is None else _checks.positive_int("num_words", num_words)
+    skip_top = _checks.positive_int("skip_top", skip_top, minimum=0)
+    maxlen = None if maxlen is None else _checks.positive_int("maxlen", maxlen)
+    seed = _checks.positive_int("seed", seed, minimum=0)
+    start_char, oov_char = _optional_id("start_char", start_char), _optional_id("oov_char", oov_char)
+    index_from = _checks.positive_int("index_from", index_from, minimum=0)
+    if num_words is not None and num_words <= index_from:
+        raise ValueError(f"num_words={num_words} keeps no word: word ids start at "
+                         f"index_from + 1 = {index_from + 1}")
+    data = processed(path)
+    rng = np.random.RandomState(seed)
+    out = []
+    for split in SPLITS:
+        ranks, lengths = data[f"{split}_ranks"], data[f"{split}_lengths"]
+        labels = data[f"{split}_labels"]
+        order = np.arange(len(lengths))
+        rng.shuffle(order)
+        ids, lengths = _keras_ids(ranks, lengths, num_words, skip_top, start_char, oov_char, index_from)
+        sequences = _split(ids, lengths)[order]
+        labels, lengths = labels[order], lengths[order]
+        if maxlen is not None:
+            keep = lengths < maxlen
+            sequences, labels = sequences[keep], labels[keep]
+            if not keep.any():
+                raise ValueError(f"maxlen={maxlen} drops every {split} review; the shortest has "
+                                 f"{lengths.min()} ids")
+        out.append((sequences, labels))
+    return tuple(out)
+
+
+def _keras_ids(ranks, lengths, num_words, skip_top, start_char, oov_char, index_from):
+    """Flat ranks -> flat Keras ids and new lengths (start_char prepended, out-of-range ids replaced)."""
+    ids = np.where(ranks > 0, ranks.astype(np.int64) + index_from, -1)     # -1: not in vocabulary
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    if start_char is not None:
+        ids = np.insert(ids, starts, start_char)
+        lengths = lengths + 1
+        starts = starts + np.arange(len(starts))
+    keep = (ids >= skip_top) & (ids >= 0)
+    if num_words is not None:
+        keep &= ids < num_words
+    if oov_char is not None:
+        ids = np.where(keep, ids, oov_char)
+    else:
+        kept_per_review = np.add.reduceat(keep, starts) if len(ids) else np.zeros_like(lengths)
+        lengths = np.where(lengths > 0, kept_per_review, 0)
+        ids = ids[keep]
+    return ids.astype(np.int32), lengths
+
+
+def _split(flat, lengths):
+    """One object array of views into flat, one per review."""
+    parts = np.split(flat, np.cumsum(lengths)[:-1])
+    out = np.empty(len(parts), dtype=object)
+    for i, part in enumerate(parts):
+        out[i] = part
+    return out
+
+
+def get_word_index(path=None):
+    """{word: rank}, rank 1 = most frequent word of the training reviews (no index_from shift)."""
+    return {word: rank for rank, word in enumerate(processed(path)["words"], start=1)}
+
+
+def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=3,
+                  skip_padding=False):
+    """Ids back to text, shifting by index_from as load_data does (so it never reads as gibberish).
+
+    0 -> "<PAD>", start_char -> "<START>", oov_char -> "<UNK>", other ids below index_from + 1 ->
+    "<UNUSED>", unknown ids -> "?". word_index defaults to get_word_index(path).
+    """
+    if word_index is None:
+        word_index = get_word_index(path)
+    reverse_word_index = {rank + index_from: word for word, rank in word_index.items()}
+    reserved = {0: "<PAD>", start_char: "<START>", oov_char: "<UNK>"}
+    words = []
+    for i in np.asarray(ids).ravel().tolist():
+        if i == 0 and skip_padding:
+            continue
+        if i in reserved:
+            words.append(reserved[i])
+        elif 0 <= i <= index_from:
+            words.append("<UNUSED>")
+        else:
+            words.append(reverse_word_index.get(i, "?"))
+    return " ".join(words)

@@ -1,0 +1,96 @@
+"""Raw review text -> tokens -> a frequency-ranked vocabulary.
+
+Standardization, in order:
+1. lowercase (Unicode ``str.lower``);
+2. HTML tags such as ``<br />`` become spaces (so no "br" token appears);
+3. every character that is not a letter or digit of any script, nor an apostrophe, becomes a space;
+   the typographic apostrophe (U+2019) counts as an apostrophe;
+4. apostrophes are kept only inside words: "everyone's" and "don't" stay one token, while quotes
+   such as 'word' lose them and a run of two or more apostrophes separates words.
+
+A token is then a maximal run of letters and digits, possibly joined by single apostrophes.
+
+The vocabulary ranks words by their count in the training texts, most frequent first (rank 1),
+and breaks ties by the word itself in Unicode code-point order, so it never depends on file order.
+"""
+import array
+import collections
+import itertools
+import re
+
+import numpy as np
+
+TOKENIZER_VERSION = 1       # part of every cache key: bump it whenever tokens could change
+
+_HTML_TAG = re.compile(r"<[^>]*>")
+# after the translation below only letters, digits, apostrophes and spaces remain: an apostrophe
+# that is not between two letters/digits (it follows or precedes a space, an apostrophe, or an end)
+_LOOSE_APOSTROPHE = re.compile(r"'(?:(?<![^\s']')|(?![^\s']))")
+
+
+class _SeparatorTable(dict):
+    """str.translate table: letters, digits and apostrophes stay; every other character -> space.
+
+    Filled lazily, one entry per distinct code point met, so any script is handled.
+    """
+
+    def __missing__(self, code):
+        char = chr(code)
+        if char.isalnum() or char == "'":
+            value = code
+        elif char == "\u2019":
+            value = "'"
+        else:
+            value = " "
+        self[code] = value
+        return value
+
+
+_SEPARATORS = _SeparatorTable()
+
+
+def standardize(text):
+    """Lowercase; HTML tags, punctuation and apostrophes outside words become spaces."""
+    return _LOOSE_APOSTROPHE.sub(" ", _HTML_TAG.sub(" ", text.lower()).translate(_SEPARATORS))
+
+
+def tokenize(text):
+    """The tokens of one text, e.g. tokenize("Everyone's <br />GREAT!") == ["everyone's", "great"]."""
+    return standardize(text).split()
+
+
+def standardized_text(text):
+    """The tokens of a text joined by single spaces: what a decoded review reads like."""
+    return " ".join(tokenize(text))
+
+
+def encode(texts_by_split, vocabulary_split="train"):
+    """Tokenize every text and give each token its vocabulary rank.
+
+    texts_by_split: {split: iterable of str}. The vocabulary is built from
+    texts_by_split[vocabulary_split] only. Returns (words, counts, encoded): ``words`` ranked
+    (words[0] has rank 1), ``counts`` their training counts (int64), and
+    ``encoded[split] = (ranks, lengths)``: one flat int32 array of the ranks of every token of every
+    text (0 for words outside the vocabulary) and the int64 number of tokens of each text.
+    """
+    # Number each distinct word when first seen (C-speed dict lookups), keeping only machine ints:
+    # never millions of Python strings alive at once.
+    first_seen = collections.defaultdict(itertools.count().__next__)
+    number_of = first_seen.__getitem__
+    numbered = {}
+    for split, texts in texts_by_split.items():
+        numbers, lengths = array.array("q"), array.array("q")
+        for text in texts:
+            before = len(numbers)
+            numbers.extend(map(number_of, tokenize(text)))
+            lengths.append(len(numbers) - before)
+        numbered[split] = (np.frombuffer(numbers, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64))
+    seen = list(first_seen)                                      # number -> word
+    train_counts = np.bincount(numbered[vocabulary_split][0], minlength=len(seen))
+    in_vocabulary = np.flatnonzero(train_counts)
+    order = sorted(in_vocabulary.tolist(), key=lambda n: (-train_counts[n], seen[n]))
+    rank_of_number = np.zeros(len(seen), dtype=np.int32)         # 0: not in the training vocabulary
+    rank_of_number[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+    words = [seen[n] for n in order]
+    encoded = {split: (rank_of_number[numbers], lengths) for split, (numbers, lengths) in numbered.items()}
+    return words, train_counts[order].astype(np.int64), encoded
