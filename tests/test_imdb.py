@@ -331,4 +331,7 @@ def test_real_archive_counts_ranks_and_decoding(real_data):
         assert imdb.decode_review(full_train[position], index) == expected.rstrip()
     padded = pad_sequences(x_train, maxlen=500, padding="post")
     assert padded.shape == (25000, 500) and padded.dtype == np.int32
-    assert (padded[:, 0] == 1).all()                       # every review starts with <START>
+    lengths = np.array([len(x) for x in x_train])
+    assert (padded[lengths <= 500, 0] == 1).all()          # short reviews start with <START>
+    long = np.flatnonzero(lengths > 500)                    # truncating="pre" keeps the LAST 500
+    np.testing.assert_array_equal(padded[long[0]], x_train[long[0]][-500:])
