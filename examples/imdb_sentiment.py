@@ -1,0 +1,155 @@
+"""TensorFlow's "Word embeddings" tutorial with npembed alone: raw IMDB reviews to explorable vectors.
+
+    python examples/imdb_sentiment.py --data ../shared/data/aclImdb_v1_labeled.tar.gz
+
+Loads IMDB (10,000 words), pads to 500 ids, trains Embedding(10000, 16) -> GlobalAveragePooling1D
+-> Dense(16, relu) -> Dense(1, sigmoid) for 30 epochs, evaluates on the test reviews, and writes to
+--out: history.png, vecs.tsv + meta.tsv + projector_config.pbtxt (Embedding Projector / TensorBoard),
+model.npz and metrics.json. Then prints nearest neighbours and the most positive / negative words.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import npembed
+from npembed import Sequential, analysis, layers, pad_sequences, plotting, projector
+from npembed._io import atomic_write
+from npembed.datasets import imdb
+
+QUERY_WORDS = ("beautiful", "wonderful", "awful", "boring", "funny")
+RESERVED = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}
+INDEX_FROM = 3
+
+
+def positive_int(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb .tar.gz or folder (default: $NPEMBED_IMDB, the cache, "
+                                       "or download the official archive)")
+    parser.add_argument("--out", default="out/imdb_sentiment", help="output folder")
+    parser.add_argument("--epochs", type=positive_int(1), default=30)
+    parser.add_argument("--batch-size", type=positive_int(1), default=512)
+    parser.add_argument("--maxlen", type=positive_int(1), default=500)
+    parser.add_argument("--vocab-size", type=positive_int(INDEX_FROM + 2), default=10000,
+                        help="num_words of load_data (ids below it are kept); must exceed 4")
+    parser.add_argument("--embedding-dim", type=positive_int(1), default=16)
+    parser.add_argument("--mask-zero", action="store_true", help="average only real words, not padding")
+    parser.add_argument("--seed", type=positive_int(0), default=0)
+    parser.add_argument("--kernels", choices=("numba", "numpy"), default="numba")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"argument --out: {args.out} exists and is not a folder")
+    if args.data is not None and not Path(args.data).exists():
+        parser.error(f"argument --data: {args.data} does not exist")
+    return args
+
+
+def vocabulary_words(word_index, vocab_size):
+    """meta.tsv rows: one per embedding row, so row i of vecs.tsv is id i; reserved ids by name."""
+    reverse = {rank + INDEX_FROM: word for word, rank in word_index.items() if rank + INDEX_FROM < vocab_size}
+    return [RESERVED.get(i) or reverse.get(i, "<UNUSED>") for i in range(vocab_size)]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    npembed.set_kernels(args.kernels)
+    started = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # 1. data
+    t = time.perf_counter()
+    (train_data, train_labels), (test_data, test_labels) = imdb.load_data(args.data, num_words=args.vocab_size)
+    word_index = imdb.get_word_index(args.data)
+    train_x = pad_sequences(train_data, maxlen=args.maxlen, padding="post")
+    test_x = pad_sequences(test_data, maxlen=args.maxlen, padding="post")
+    data_seconds = time.perf_counter() - t
+    print(f"Loaded {len(train_x):,} training and {len(test_x):,} test reviews in {data_seconds:.2f}s")
+    print("First review, decoded:", imdb.decode_review(train_data[0], word_index)[:300], "...")
+
+    # 2. model
+    model = Sequential([
+        layers.Embedding(args.vocab_size, args.embedding_dim, mask_zero=args.mask_zero),
+        layers.GlobalAveragePooling1D(),
+        layers.Dense(16, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ], seed=args.seed)
+    model.build((None, args.maxlen))
+    model.summary()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+
+    # 3. train, 4. evaluate
+    t = time.perf_counter()
+    history = model.fit(train_x, train_labels, epochs=args.epochs, batch_size=args.batch_size,
+                        validation_split=0.2, verbose=0 if args.quiet else 1)
+    fit_seconds = time.perf_counter() - t
+    test_loss, test_accuracy = model.evaluate(test_x, test_labels, batch_size=args.batch_size)
+    print(f"Trained {args.epochs} epochs in {fit_seconds:.2f}s; "
+          f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
+
+    # 5. files
+    vectors = model.get_weights()[0]
+    words = vocabulary_words(word_index, args.vocab_size)
+    plotting.plot_history(history, out / "history.png")
+    projector.export_projector(vectors, words, out)
+    model.save(out / "model.npz")
+
+    # 6. neighbours and the words the model reads as most positive / negative
+    print("\nNearest neighbours (cosine):")
+    neighbours = {}
+    for word in QUERY_WORDS:
+        if word in words:
+            neighbours[word] = projector.nearest_neighbors(vectors, words, word, topn=8)
+            print(f"  {word:>10}: " + ", ".join(w for w, _ in neighbours[word]))
+    scores = analysis.word_sentiment(model)
+    real_ids = np.arange(len(RESERVED), args.vocab_size)
+    ranked = real_ids[np.argsort(scores[real_ids], kind="stable")]
+    most_negative = [words[i] for i in ranked[:15]]
+    most_positive = [words[i] for i in ranked[::-1][:15]]
+    print("Most positive words:", ", ".join(most_positive))
+    print("Most negative words:", ", ".join(most_negative))
+
+    logs = history.history
+    metrics = {
+        "final_val_accuracy": logs["val_accuracy"][-1],
+        "best_val_accuracy": max(logs["val_accuracy"]),
+        "test_accuracy": test_accuracy, "test_loss": test_loss,
+        "history": logs, "epoch_seconds": history.epoch_seconds,
+        "data_seconds": data_seconds, "fit_seconds": fit_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "seed": args.seed, "settings": vars(args),
+        "neighbors": {word: [[w, round(s, 4)] for w, s in pairs] for word, pairs in neighbours.items()},
+        "most_positive_words": most_positive, "most_negative_words": most_negative,
+        "versions": {"npembed": npembed.__version__, "numpy": np.__version__,
+                     "python": platform.python_version(), "kernels": npembed.get_kernels(),
+                     "threads": int(os.environ.get("NUMBA_NUM_THREADS", 0)) or None},
+    }
+    with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
+        json.dump(metrics, handle, indent=2)
+    print(f"\nWrote history.png, vecs.tsv, meta.tsv, projector_config.pbtxt, model.npz and metrics.json "
+          f"to {out}/ in {metrics['total_seconds']:.1f}s in all.")
+    print(f"Explore: upload vecs.tsv and meta.tsv at https://projector.tensorflow.org, "
+          f"or run: tensorboard --logdir {out}")
+    return metrics
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

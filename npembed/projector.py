@@ -1,0 +1,152 @@
+"""Embedding Projector files (vecs.tsv, meta.tsv, projector_config.pbtxt) and nearest neighbours.
+
+Files that always load: row i of vecs.tsv is row i of meta.tsv; UTF-8; one metadata column and so
+no header. Tokens are escaped so that no row can shift or break: a backslash becomes ``\\\\``;
+tabs, line breaks of any kind (\\n, \\r, \\v, \\f, U+001C-U+001E, U+0085, U+2028, U+2029) and
+lone surrogates become ``\\uXXXX``; a token that is empty is written ``\\0`` and one made only of
+white space is written entirely as ``\\uXXXX`` escapes (the projector skips blank lines, which
+would shift every later row). ``load_projector`` undoes the escaping.
+
+Neighbours follow gensim's KeyedVectors.most_similar: cosine similarity on unit-normalised vectors,
+query words excluded, best first, ``[(word, similarity), ...]``.
+"""
+import difflib
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import _checks
+from ._io import atomic_write
+
+VECTORS_FILE, METADATA_FILE, CONFIG_FILE = "vecs.tsv", "meta.tsv", "projector_config.pbtxt"
+_LINE_BREAKS = set("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_ESCAPE = re.compile(r"\\(\\|u[0-9a-fA-F]{4}|0$)")
+
+
+def escape_token(token):
+    """A token as one safe, non-blank meta.tsv line (reversed by unescape_token)."""
+    if token == "":
+        return "\\0"
+    out = []
+    for char in token:
+        if char == "\\":
+            out.append("\\\\")
+        elif char in _LINE_BREAKS or "\ud800" <= char <= "\udfff":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    line = "".join(out)
+    if not line.strip():
+        line = "".join(f"\\u{ord(char):04x}" for char in token)
+    return line
+
+
+def unescape_token(line):
+    def replace(match):
+        code = match.group(1)
+        if code == "\\":
+            return "\\"
+        if code == "0":
+            return ""
+        return chr(int(code[1:], 16))
+    return _ESCAPE.sub(replace, line)
+
+
+def export_projector(vectors, words, out_dir, tensor_name="embedding"):
+    """Write vecs.tsv, meta.tsv and projector_config.pbtxt into out_dir, each atomically.
+
+    vectors: (n, dim) finite floats; words: n strings (row i names vector i).
+    ``tensorboard --logdir out_dir`` then shows the vectors in TensorBoard's projector, and both
+    .tsv files can be loaded at projector.tensorflow.org.
+    """
+    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)   # %.9g: float32 exact
+    words = list(words)
+    if len(words) != len(vectors):
+        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
+    for i, word in enumerate(words):
+        if not isinstance(word, str):
+            raise TypeError(f"words[{i}] must be a string, got {word!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir} exists and is not a folder")
+    buffer = io.StringIO()
+    np.savetxt(buffer, vectors, fmt="%.9g", delimiter="\t")
+    with atomic_write(out_dir / VECTORS_FILE, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(buffer.getvalue())
+    with atomic_write(out_dir / METADATA_FILE, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("".join(escape_token(word) + "\n" for word in words))
+    config = (f'embeddings {{\n  tensor_name: "{tensor_name}"\n  tensor_path: "{VECTORS_FILE}"\n'
+              f'  metadata_path: "{METADATA_FILE}"\n  tensor_shape: {vectors.shape[0]}\n'
+              f'  tensor_shape: {vectors.shape[1]}\n}}\n')
+    with atomic_write(out_dir / CONFIG_FILE, "w", encoding="utf-8") as handle:
+        handle.write(config)
+    return out_dir
+
+
+def load_projector(out_dir):
+    """Read what export_projector wrote: (vectors float32 (n, dim), words list of n strings)."""
+    out_dir = Path(out_dir)
+    vectors_path, metadata_path = out_dir / VECTORS_FILE, out_dir / METADATA_FILE
+    for path in (vectors_path, metadata_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"no projector file {path}")
+    try:
+        vectors = np.loadtxt(vectors_path, delimiter="\t", dtype=np.float32, ndmin=2, encoding="utf-8")
+    except ValueError as error:
+        raise ValueError(f"{vectors_path} is not a tab-separated table of numbers: {error}") from None
+    with open(metadata_path, encoding="utf-8", newline="\n") as handle:
+        lines = handle.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    words = [unescape_token(line) for line in lines]
+    if len(words) != len(vectors):
+        raise ValueError(f"{vectors_path} has {len(vectors)} rows but {metadata_path} has {len(words)}")
+    return vectors, words
+
+
+def _unit_rows(vectors):
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def _row_of(words, word):
+    try:
+        return words.index(word)
+    except ValueError:
+        close = difflib.get_close_matches(word, words, n=5)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"{word!r} is not in the vocabulary{hint}") from None
+
+
+def most_similar(vectors, words, positive=(), negative=(), topn=10):
+    """gensim's most_similar: words closest (cosine) to mean(positive) - mean(negative), unit-normalised.
+
+    positive / negative: words (str) or lists of words. Query words are excluded from the answer.
+    """
+    positive = [positive] if isinstance(positive, str) else list(positive)
+    negative = [negative] if isinstance(negative, str) else list(negative)
+    if not positive and not negative:
+        raise ValueError("most_similar needs at least one positive or negative word")
+    topn = _checks.positive_int("topn", topn)
+    words = list(words)
+    unit = _unit_rows(np.asarray(vectors, dtype=np.float64))
+    rows = [_row_of(words, word) for word in positive + negative]
+    signs = np.array([1.0] * len(positive) + [-1.0] * len(negative))
+    query = (signs[:, None] * unit[rows]).mean(axis=0)
+    query /= np.linalg.norm(query) or 1.0
+    similarity = unit @ query
+    similarity[rows] = -np.inf
+    best = np.argsort(-similarity, kind="stable")[:min(topn, len(words) - len(set(rows)))]
+    return [(words[i], float(similarity[i])) for i in best]
+
+
+def nearest_neighbors(vectors, words, query, topn=10):
+    """The topn words closest to query by cosine similarity, [(word, similarity), ...], best first."""
+    return most_similar(vectors, words, positive=[query], topn=topn)
+
+
+def analogy(vectors, words, positive, negative, topn=10):
+    """positive[0] - negative[0] + positive[1] ...: e.g. analogy(v, w, ["king", "woman"], ["man"])."""
+    return most_similar(vectors, words, positive=positive, negative=negative, topn=topn)

@@ -1,0 +1,82 @@
+"""examples/imdb_sentiment.py end to end on a small generated archive."""
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npembed import load_model, projector
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "imdb_sentiment.py"
+POSITIVE = "great wonderful beautiful superb moving excellent".split()
+NEGATIVE = "awful boring bad terrible dull waste".split()
+NEUTRAL = "the a film movie plot actor scene story it was and of".split()
+
+
+def make_archive(path, rng, per_group=40):
+    with tarfile.open(path, "w:gz") as archive:
+        for split in ("train", "test"):
+            for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
+                for i in range(per_group):
+                    body = " ".join(rng.choice(NEUTRAL + words * 2, size=rng.integers(5, 40)))
+                    data = body.encode()
+                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{i}_{8 if label == 'pos' else 2}.txt")
+                    info.size = len(data)
+                    import io
+                    archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def run(args, tmp_path, check=True):
+    env = {"NPEMBED_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    import os
+    env = dict(os.environ, **{k: v for k, v in env.items() if k != "PATH"})
+    return subprocess.run([sys.executable, str(EXAMPLE)] + args, capture_output=True, text=True,
+                          env=env, check=check, timeout=600)
+
+
+def test_example_end_to_end(tmp_path):
+    archive = make_archive(tmp_path / "tiny.tar.gz", np.random.default_rng(0))
+    out = tmp_path / "out"
+    result = run(["--data", str(archive), "--out", str(out), "--epochs", "3", "--batch-size", "16",
+                  "--maxlen", "30", "--vocab-size", "30", "--embedding-dim", "4", "--mask-zero"], tmp_path)
+    assert "Epoch 3/3" in result.stdout and "Total params" in result.stdout
+    assert "Nearest neighbours" in result.stdout and "beautiful:" in result.stdout
+    png = (out / "history.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    from matplotlib.image import imread
+    assert imread(out / "history.png").shape[0] > 200
+    vectors, words = projector.load_projector(out)
+    assert vectors.shape == (30, 4) and len(words) == 30 and words[:4] == ["<PAD>", "<START>", "<UNK>", "<UNUSED>"]
+    config = (out / "projector_config.pbtxt").read_text()
+    assert 'tensor_path: "vecs.tsv"' in config and 'metadata_path: "meta.tsv"' in config
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "history", "epoch_seconds",
+                "total_seconds", "seed", "settings"):
+        assert key in metrics
+    assert len(metrics["history"]["val_accuracy"]) == 3 and metrics["settings"]["mask_zero"] is True
+    model = load_model(out / "model.npz")
+    np.testing.assert_array_equal(model.get_weights()[0], vectors)
+    assert not list(out.glob(".*tmp"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"), (["--vocab-size", "3"], "--vocab-size"),
+    (["--batch-size", "0"], "--batch-size"), (["--frobnicate"], "unrecognized arguments"),
+    (["--kernels", "cuda"], "--kernels"), (["--data", "/nonexistent/x.tar.gz"], "--data"),
+])
+def test_bad_flags_fail_before_any_work(tmp_path, args, message):
+    result = run(args + ["--out", str(tmp_path / "out")], tmp_path, check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run(["--out", str(tmp_path / "file")], tmp_path, check=False)
+    assert result.returncode == 2 and "not a folder" in result.stderr
