@@ -16,6 +16,17 @@ REAL_ARCHIVE = Path(os.environ.get(
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "aclImdb_v1_labeled.tar.gz"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """CI sets NPEMBED_REQUIRE_REAL_DATA=1: then the real-archive tests may not skip."""
+    if os.environ.get("NPEMBED_REQUIRE_REAL_DATA") == "1" and not REAL_ARCHIVE.exists():
+        raise pytest.UsageError(f"NPEMBED_REQUIRE_REAL_DATA=1 but the archive is not at {REAL_ARCHIVE}")
+
+
+def pytest_report_header(config):
+    found = "found" if REAL_ARCHIVE.exists() else "ABSENT: real-data tests will skip"
+    return f"npembed real archive: {REAL_ARCHIVE} ({found})"
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
