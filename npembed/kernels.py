@@ -8,8 +8,9 @@ Kernels trust their inputs: ids in range, C-contiguous arrays, matching shapes a
 layers and ``Sequential`` check all of that before calling anything here.
 
 Notation: ``ids`` (batch, steps) integer ids, ``embeddings`` (vocab, dim), ``pooled`` (batch, dim).
-``n_real`` (batch,) counts the non-padding ids (id != 0) of each row; the mean divides by
-``n_real`` when padding is masked and by ``steps`` when it is not.
+``bags`` is a batch of id rows stored without their padding (see Bags); ``n_real`` (batch,) counts
+the non-padding ids (id != 0) of each row; the mean divides by ``n_real`` when padding is masked
+and by ``steps`` when it is not.
 """
 import os
 
@@ -35,94 +36,125 @@ def get_kernels():
     return _kernels
 
 
-def _divisors(n_real, steps, mask_zero):
-    """How many steps each row's mean divides by: its real ids when masked, all steps when not."""
-    return n_real if mask_zero else np.full_like(n_real, steps)
+class Bags:
+    """A batch of id rows with their padding left out, like torch's EmbeddingBag(input, offsets).
+
+    Row ``rows[b]`` of a padded (n, steps) id matrix holds the real (non-zero) ids
+    ``tokens[offsets[rows[b]]:offsets[rows[b] + 1]]`` in their original order, and
+    ``steps - n_real`` padding ids. Selecting a batch is then ``bags.take(rows)``: no copy of ids.
+    """
+
+    def __init__(self, tokens, offsets, steps, rows=None):
+        self.tokens, self.offsets, self.steps = tokens, offsets, int(steps)
+        self.rows = np.arange(len(offsets) - 1) if rows is None else rows
+
+    @classmethod
+    def from_padded(cls, ids):
+        """ids (n, steps), already checked -> Bags of all n rows."""
+        is_real = ids != 0
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(is_real.sum(axis=1), out=offsets[1:])
+        return cls(np.ascontiguousarray(ids[is_real], dtype=np.int32), offsets, ids.shape[1])
+
+    def take(self, rows):
+        return Bags(self.tokens, self.offsets, self.steps, np.ascontiguousarray(self.rows[rows]))
+
+    def __len__(self):
+        return len(self.rows)
+
+    @property
+    def n_real(self):
+        """Real (non-padding) ids in each selected row, int64 (batch,)."""
+        return self.offsets[self.rows + 1] - self.offsets[self.rows]
+
+
+def _bag_positions(bags):
+    """(positions, sample): where each real token of the batch sits in bags.tokens, and its row."""
+    n_real = bags.n_real
+    positions = np.concatenate([np.arange(bags.offsets[r], bags.offsets[r + 1]) for r in bags.rows])
+    return positions.astype(np.int64), np.repeat(np.arange(len(bags)), n_real)
+
+
+def step_gradients(d_pooled, n_real, steps, mask_zero):
+    """d_step (batch, dim): the gradient every averaged step of a row receives, d_pooled / divisor.
+
+    # d(mean)/dx_t = 1/divisor, divisor = n_real (masked) or steps (unmasked); 0 rows get 0.
+    """
+    divisor = n_real if mask_zero else np.full_like(n_real, steps)
+    scale = np.where(divisor > 0, 1.0 / np.maximum(divisor, 1), 0.0)
+    return np.ascontiguousarray(d_pooled * scale[:, None].astype(d_pooled.dtype))
 
 
 # --------------------------------------------------------------------------------------------
 # Embedding lookup fused with the (masked) mean over steps: forward.
-#   pooled[i] = sum_t w[i, t] * embeddings[ids[i, t]] / divisor[i]
-# where w[i, t] = 0 for padding when masked, 1 otherwise; a row with divisor 0 pools to zeros.
+#   pooled[b] = (sum of embeddings[k] over the real ids k of the row
+#               + (0 if masked else n_padding * embeddings[0])) / divisor
+# divisor = n_real when masked, steps when not; a row with divisor 0 pools to zeros.
+# Work is proportional to the real ids: padding costs O(1) per row.
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup_reference(ids, embeddings, mask_zero):
+def pooled_lookup_reference(bags, embeddings, mask_zero):
     """NumPy reference. Returns pooled (batch, dim) and n_real (batch,) int64."""
-    vectors = embeddings[ids]                                   # (batch, steps, dim)
-    is_real = ids != 0
-    n_real = is_real.sum(axis=1)
-    weights = is_real if mask_zero else np.ones_like(is_real)
-    divisor = _divisors(n_real, ids.shape[1], mask_zero)
-    sums = (vectors * weights[:, :, None]).sum(axis=1)
+    positions, sample = _bag_positions(bags)
+    n_real = bags.n_real
+    sums = np.zeros((len(bags), embeddings.shape[1]), dtype=embeddings.dtype)
+    np.add.at(sums, sample, embeddings[bags.tokens[positions]])
+    if not mask_zero:
+        sums += (bags.steps - n_real)[:, None] * embeddings[0]
+    divisor = n_real if mask_zero else np.full_like(n_real, bags.steps)
     pooled = sums / np.maximum(divisor, 1)[:, None].astype(embeddings.dtype)
-    return pooled.astype(embeddings.dtype, copy=False), n_real
+    return pooled, n_real
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _pooled_lookup_numba(ids, embeddings, mask_zero, pooled, n_real):
-    batch, steps = ids.shape
+def _pooled_lookup_numba(tokens, offsets, rows, steps, embeddings, mask_zero, pooled):
     dim = embeddings.shape[1]
-    for i in numba.prange(batch):
-        real = 0
-        for t in range(steps):
-            k = ids[i, t]
-            if k != 0:                       # work proportional to real tokens
-                real += 1
-                for j in range(dim):
-                    pooled[i, j] += embeddings[k, j]
-        n_real[i] = real
-        divisor = real
-        if not mask_zero:
-            padding = steps - real
-            divisor = steps
-            if padding > 0:                  # padding adds (count of padding) * embeddings[0], in O(1)
-                for j in range(dim):
-                    pooled[i, j] += padding * embeddings[0, j]
-        if divisor > 0:
-            scale = 1.0 / divisor
+    for b in numba.prange(len(rows)):
+        start, end = offsets[rows[b]], offsets[rows[b] + 1]
+        for p in range(start, end):
+            k = tokens[p]
             for j in range(dim):
-                pooled[i, j] *= scale
+                pooled[b, j] += embeddings[k, j]
+        divisor = end - start
+        if not mask_zero:
+            padding = steps - divisor
+            divisor = steps
+            for j in range(dim):
+                pooled[b, j] += padding * embeddings[0, j]
+        if divisor > 0:
+            for j in range(dim):
+                pooled[b, j] /= divisor
 
 
 # --------------------------------------------------------------------------------------------
 # Backward of the pooled lookup: a scatter-add; repeated ids accumulate.
-#   d_embeddings[ids[i, t]] += w[i, t] * d_pooled[i] / divisor[i]
+#   d_embeddings[k] += d_step[b] for every real id k of row b
+#   d_embeddings[0] += n_padding[b] * d_step[b]    (unmasked only)
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup_backward_reference(ids, d_pooled, n_real, mask_zero, d_embeddings):
+def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
     """NumPy reference: adds into d_embeddings (vocab, dim) in place."""
-    divisor = _divisors(n_real, ids.shape[1], mask_zero)
-    weights = (ids != 0) if mask_zero else np.ones(ids.shape, dtype=bool)
-    per_row = d_pooled / np.maximum(divisor, 1)[:, None]       # d(mean)/dx_t = 1/divisor
-    per_step = weights[:, :, None] * per_row[:, None, :]        # (batch, steps, dim)
-    np.add.at(d_embeddings, ids, per_step.astype(d_embeddings.dtype, copy=False))
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _pooled_lookup_backward_numba(ids, d_pooled, n_real, mask_zero, d_embeddings, parts):
-    batch, steps = ids.shape
-    dim = d_embeddings.shape[1]
-    # Race-free and deterministic: part p owns the blocks of 4 rows with (id // 4) % parts == p,
-    # and every row sums its contributions in (sample, step) order whatever the thread count.
-    for part in numba.prange(parts):
-        for i in range(batch):
-            divisor = n_real[i] if mask_zero else steps
-            if divisor == 0:
-                continue
-            scale = 1.0 / divisor
-            for t in range(steps):
-                k = ids[i, t]
-                if k != 0 and (k >> 2) % parts == part:
-                    for j in range(dim):
-                        d_embeddings[k, j] += d_pooled[i, j] * scale
+    positions, sample = _bag_positions(bags)
+    np.add.at(d_embeddings, bags.tokens[positions], d_step[sample])
     if not mask_zero:
-        # each padding step of row i received d_pooled[i] / steps: add them all at once
-        for i in range(batch):
-            padding = steps - n_real[i]
-            if padding > 0:
-                scale = padding / steps
-                for j in range(dim):
-                    d_embeddings[0, j] += d_pooled[i, j] * scale
+        d_embeddings[0] += ((bags.steps - bags.n_real)[:, None] * d_step).sum(axis=0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pooled_lookup_backward_numba(tokens, offsets, rows, steps, d_step, mask_zero, d_embeddings):
+    # One thread, rows in batch order: every row of d_embeddings sums its contributions in a fixed
+    # order, so the result is bit-identical whatever the thread count.
+    dim = d_embeddings.shape[1]
+    for b in range(len(rows)):
+        start, end = offsets[rows[b]], offsets[rows[b] + 1]
+        for p in range(start, end):
+            k = tokens[p]
+            for j in range(dim):
+                d_embeddings[k, j] += d_step[b, j]
+        if not mask_zero:
+            padding = steps - (end - start)
+            for j in range(dim):
+                d_embeddings[0, j] += padding * d_step[b, j]
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,22 +205,22 @@ def _adam_update_numba(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
 # Dispatch: what layers and optimizers call.
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup(ids, embeddings, mask_zero):
-    """Mean of the embedding rows of each row of ids. Returns pooled (batch, dim), n_real (batch,)."""
+def pooled_lookup(bags, embeddings, mask_zero):
+    """Mean embedding of each bag. Returns pooled (batch, dim), n_real (batch,) int64."""
     if _kernels == "numpy":
-        return pooled_lookup_reference(ids, embeddings, mask_zero)
-    pooled = np.zeros((ids.shape[0], embeddings.shape[1]), dtype=embeddings.dtype)
-    n_real = np.empty(ids.shape[0], dtype=np.int64)
-    _pooled_lookup_numba(ids, embeddings, bool(mask_zero), pooled, n_real)
-    return pooled, n_real
+        return pooled_lookup_reference(bags, embeddings, mask_zero)
+    pooled = np.zeros((len(bags), embeddings.shape[1]), dtype=embeddings.dtype)
+    _pooled_lookup_numba(bags.tokens, bags.offsets, bags.rows, bags.steps, embeddings, bool(mask_zero),
+                         pooled)
+    return pooled, bags.n_real
 
 
-def pooled_lookup_backward(ids, d_pooled, n_real, mask_zero, d_embeddings):
-    """Scatter-add d_pooled (batch, dim) into d_embeddings (vocab, dim) through the mean."""
+def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings):
+    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim)."""
     if _kernels == "numpy":
-        return pooled_lookup_backward_reference(ids, d_pooled, n_real, mask_zero, d_embeddings)
-    _pooled_lookup_backward_numba(ids, d_pooled, n_real, bool(mask_zero), d_embeddings,
-                                  numba.get_num_threads())
+        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings)
+    _pooled_lookup_backward_numba(bags.tokens, bags.offsets, bags.rows, bags.steps, d_step,
+                                  bool(mask_zero), d_embeddings)
 
 
 def scatter_add(ids, d_vectors, d_embeddings):

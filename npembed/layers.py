@@ -142,18 +142,18 @@ class Embedding(Layer):
 
     # The lookup fused with GlobalAveragePooling1D, as Sequential runs it (like torch's
     # EmbeddingBag(mode="mean")): same mathematics as forward -> pooling, but no
-    # (batch, steps, dim) tensor is made and padding costs O(1) per row.
+    # (batch, steps, dim) tensor is made, and padding costs O(1) per row.
     def forward_mean(self, ids):
-        """ids (batch, steps) -> mean vector of each row (batch, output_dim), masked if mask_zero."""
-        self._ids = ids
-        pooled, self._n_real = kernels.pooled_lookup(ids, self.params["embeddings"], self.mask_zero)
+        """ids (batch, steps) or kernels.Bags -> mean vector of each row (batch, output_dim)."""
+        self._bags = ids if isinstance(ids, kernels.Bags) else kernels.Bags.from_padded(ids)
+        pooled, self._n_real = kernels.pooled_lookup(self._bags, self.params["embeddings"], self.mask_zero)
         return pooled
 
     def backward_mean(self, d_pooled):
-        """d_pooled (batch, output_dim): scatter-add d_pooled / divisor into each id's row."""
-        d_pooled = np.ascontiguousarray(d_pooled, dtype=self.dtype)
-        kernels.pooled_lookup_backward(self._ids, d_pooled, self._n_real, self.mask_zero,
-                                       self.grads["embeddings"])
+        """d_pooled (batch, output_dim): each averaged step's id receives d_pooled / divisor."""
+        d_step = kernels.step_gradients(np.asarray(d_pooled, dtype=self.dtype), self._n_real,
+                                        self._bags.steps, self.mask_zero)
+        kernels.pooled_lookup_backward(self._bags, d_step, self.mask_zero, self.grads["embeddings"])
         return None
 
     def get_config(self):

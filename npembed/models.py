@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 
-from . import _checks, losses, optimizers
+from . import _checks, kernels, losses, optimizers
 from ._io import atomic_write
 from .layers import LAYERS, Dense, Embedding, GlobalAveragePooling1D, Layer
 
@@ -278,6 +278,8 @@ class Sequential:
             x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
         else:
             x_val = y_val = None
+        train_source = self._batchable(x)
+        val_source = None if x_val is None else self._batchable(x_val)
         callbacks = list(callbacks or [])
         history = History({"epochs": epochs, "batch_size": batch_size, "samples": len(x)})
         self.history = history
@@ -291,7 +293,7 @@ class Sequential:
             loss_sum = accuracy_sum = 0.0
             for batch, start in enumerate(range(0, n, batch_size)):
                 rows = order[start:start + batch_size]
-                loss, accuracy = self._train_step(x[rows], y[rows])
+                loss, accuracy = self._train_step(self._take(train_source, rows), y[rows])
                 loss_sum += loss * len(rows)          # batch-size-weighted epoch means
                 accuracy_sum += accuracy * len(rows)
                 if callbacks:
@@ -300,8 +302,8 @@ class Sequential:
             logs = {"loss": loss_sum / n}
             if "accuracy" in self.metrics:
                 logs["accuracy"] = accuracy_sum / n
-            if x_val is not None:
-                val = self._evaluate(x_val, y_val, batch_size)
+            if val_source is not None:
+                val = self._evaluate(val_source, y_val, batch_size)
                 logs["val_loss"] = val[0]
                 if "accuracy" in self.metrics:
                     logs["val_accuracy"] = val[1]
@@ -323,14 +325,27 @@ class Sequential:
             if method is not None:
                 method(*args)
 
-    def _evaluate(self, x, y, batch_size):
+    def _batchable(self, x):
+        """Where batches are taken from: for the fused first step, the ids packed once without padding."""
+        return kernels.Bags.from_padded(x) if isinstance(self._steps[0], _PooledEmbedding) else x
+
+    @staticmethod
+    def _take(source, rows):
+        return source.take(rows) if isinstance(source, kernels.Bags) else source[rows]
+
+    def _batches(self, source, batch_size):
+        """Consecutive (rows, batch) pairs of a source, in order."""
+        for start in range(0, len(source), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(source)))
+            yield rows, self._take(source, rows)
+
+    def _evaluate(self, source, y, batch_size):
         loss_sum = accuracy_sum = 0.0
-        for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            loss, accuracy, _ = self._loss(yb, self._forward(xb))
-            loss_sum += loss * len(xb)
-            accuracy_sum += accuracy * len(xb)
-        return [loss_sum / len(x), accuracy_sum / len(x)]
+        for rows, xb in self._batches(source, batch_size):
+            loss, accuracy, _ = self._loss(y[rows], self._forward(xb))
+            loss_sum += loss * len(rows)
+            accuracy_sum += accuracy * len(rows)
+        return [loss_sum / len(y), accuracy_sum / len(y)]
 
     def evaluate(self, x, y, batch_size=32):
         """[loss, accuracy] over (x, y), batch-size-weighted means (just [loss] without metrics)."""
@@ -339,15 +354,14 @@ class Sequential:
         batch_size = _checks.positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
         self._require_compiled()
-        result = self._evaluate(x, y, batch_size)
+        result = self._evaluate(self._batchable(x), y, batch_size)
         return result if "accuracy" in self.metrics else result[:1]
 
     def predict(self, x, batch_size=32):
         """Model outputs for x, shape (n, units of the last layer)."""
         batch_size = _checks.positive_int("batch_size", batch_size)
-        x = self._check_x(x)
-        return np.concatenate([self._forward(x[start:start + batch_size])
-                               for start in range(0, len(x), batch_size)])
+        source = self._batchable(self._check_x(x))
+        return np.concatenate([self._forward(xb).copy() for _, xb in self._batches(source, batch_size)])
 
     # ---------------------------------------------------------------------------------------
     # Weights and files

@@ -236,9 +236,13 @@ def test_truncated_archive(small, tmp_path):
         imdb.load_data(truncated)
 
 
-def test_corrupt_archive(small, tmp_path):
+@pytest.mark.parametrize("where", [0.1, 0.3, 0.5, 0.7, 0.9])
+@pytest.mark.parametrize("damage", [b"\x00" * 40, b"\xff", b"\x01"])
+def test_corrupt_archive(small, tmp_path, where, damage):
     data = bytearray(write_archive(tmp_path / "full.tar.gz", small.parent).read_bytes())
-    data[len(data) // 2: len(data) // 2 + 40] = b"\x00" * 40
+    at = int(len(data) * where)
+    data[at:at + len(damage)] = bytes(b ^ d for b, d in zip(data[at:at + len(damage)], damage)) \
+        if len(damage) == 1 else damage
     corrupt = tmp_path / "corrupt.tar.gz"
     corrupt.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="truncated or corrupt|not a gzip"):

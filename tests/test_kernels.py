@@ -32,29 +32,47 @@ def run_both(function, *args):
     return results["numba"], results["numpy"]
 
 
+def some_rows(rng, n):
+    """A batch: rows of the packed data in random order, some repeated, as fit's batches are."""
+    return rng.integers(0, n, size=rng.integers(1, 2 * n + 1))
+
+
 @given(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
        mask_zero=st.booleans(), dtype=dtypes, seed=seeds)
 def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids = batch
-    ids = ids.astype(np.int32)
-    table = np.random.default_rng(seed).uniform(-1, 1, (vocab, dim)).astype(dtype)
-    (fast, _), (ref, _) = run_both(kernels.pooled_lookup, ids, table, mask_zero)
+    rng = np.random.default_rng(seed)
+    bags = kernels.Bags.from_padded(ids).take(some_rows(rng, len(ids)))
+    table = rng.uniform(-1, 1, (vocab, dim)).astype(dtype)
+    (fast, _), (ref, _) = run_both(kernels.pooled_lookup, bags, table, mask_zero)
     assert fast[0].dtype == ref[0].dtype == dtype
     np.testing.assert_allclose(fast[0], ref[0], **TOLERANCE[dtype])
     np.testing.assert_array_equal(fast[1], ref[1])
+    # and both equal the plain mean over the padded rows
+    padded = ids[bags.rows]
+    weights = (padded != 0) if mask_zero else np.ones(padded.shape, bool)
+    expected = (table[padded] * weights[:, :, None]).sum(1) / np.maximum(weights.sum(1), 1)[:, None]
+    np.testing.assert_allclose(fast[0], expected, **TOLERANCE[dtype])
 
 
 @given(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
        mask_zero=st.booleans(), dtype=dtypes, seed=seeds)
 def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids = batch
-    ids = ids.astype(np.int32)
     rng = np.random.default_rng(seed)
-    d_pooled = rng.normal(size=(len(ids), dim)).astype(dtype)
-    n_real = (ids != 0).sum(axis=1)
+    bags = kernels.Bags.from_padded(ids).take(some_rows(rng, len(ids)))
+    d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
     start = rng.normal(size=(vocab, dim)).astype(dtype)          # backward ADDS into grads
-    (_, fast), (_, ref) = run_both(kernels.pooled_lookup_backward, ids, d_pooled, n_real, mask_zero, start)
-    np.testing.assert_allclose(fast[4], ref[4], **TOLERANCE[dtype])
+    (_, fast), (_, ref) = run_both(kernels.pooled_lookup_backward, bags, d_step, mask_zero, start)
+    np.testing.assert_allclose(fast[3], ref[3], **TOLERANCE[dtype])
+    # and both equal a scatter over the padded rows (repeated ids accumulate)
+    padded = ids[bags.rows]
+    expected = start.astype(np.float64)
+    for b, row in enumerate(padded):
+        for k in row:
+            if k != 0 or not mask_zero:
+                expected[k] += d_step[b]
+    np.testing.assert_allclose(fast[3], expected, **TOLERANCE[dtype])
 
 
 @given(batch=id_batches(max_vocab=9, max_batch=5, max_steps=8), dim=st.integers(1, 6), dtype=dtypes,
@@ -96,17 +114,22 @@ def test_switch_is_documented_and_validated():
     assert out.stdout.strip() == "numpy"
 
 
-def test_backward_is_identical_for_any_thread_count(rng):
-    """Each row sums its contributions in a fixed order, whatever the number of parts."""
-    ids = rng.integers(0, 50, (64, 40)).astype(np.int32)
-    d_pooled = rng.normal(size=(64, 8)).astype(np.float32)
-    n_real = (ids != 0).sum(axis=1)
+def test_results_do_not_depend_on_the_thread_count(rng):
+    """Forward rows are independent; the backward sums each row in batch order on one thread."""
+    ids = rng.integers(0, 50, (64, 40))
+    bags = kernels.Bags.from_padded(ids).take(rng.permutation(64))
+    table = rng.normal(size=(50, 8)).astype(np.float32)
+    d_step = rng.normal(size=(64, 8)).astype(np.float32)
     results = []
-    for parts in (1, 2, 3, 7):
-        out = np.zeros((50, 8), np.float32)
-        kernels._pooled_lookup_backward_numba(ids, d_pooled / np.maximum(n_real, 1)[:, None],
-                                              n_real, True, out, parts)
-        results.append(out)
-    for other in results[1:]:
-        np.testing.assert_array_equal(results[0], other)
-    assert numba.get_num_threads() >= 1
+    previous = numba.get_num_threads()
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            grads = np.zeros((50, 8), np.float32)
+            kernels.pooled_lookup_backward(bags, d_step, False, grads)
+            results.append((kernels.pooled_lookup(bags, table, False)[0], grads))
+    finally:
+        numba.set_num_threads(previous)
+    for pooled, grads in results[1:]:
+        np.testing.assert_array_equal(pooled, results[0][0])
+        np.testing.assert_array_equal(grads, results[0][1])

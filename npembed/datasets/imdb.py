@@ -191,6 +191,10 @@ def _read_archive(path):
                     raise ValueError(f"{path}: member {member.name} declares {member.size} bytes, "
                                      "far more than any review")
                 found.append((*_review_key(match), archive.extractfile(member).read()))
+            # read to the end of a compressed stream, so that its checksum (gzip's CRC-32) is
+            # verified: a corrupt byte inside a review must not pass silently
+            while archive.fileobj.read(1 << 20):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise ValueError(f"{path} is a truncated or corrupt archive ({type(error).__name__}: "
                          f"{error})") from None
