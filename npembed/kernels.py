@@ -111,10 +111,19 @@ def _pooled_lookup_numba(tokens, offsets, rows, steps, embeddings, mask_zero, po
     dim = embeddings.shape[1]
     for b in numba.prange(len(rows)):
         start, end = offsets[rows[b]], offsets[rows[b] + 1]
-        for p in range(start, end):
+        p = start
+        # four rows at a time: one add into pooled[b] per four ids instead of per id, which
+        # shortens the chain of dependent additions (2x faster; same sum up to rounding)
+        while p + 4 <= end:
+            k0, k1, k2, k3 = tokens[p], tokens[p + 1], tokens[p + 2], tokens[p + 3]
+            for j in range(dim):
+                pooled[b, j] += (embeddings[k0, j] + embeddings[k1, j]) + (embeddings[k2, j] + embeddings[k3, j])
+            p += 4
+        while p < end:
             k = tokens[p]
             for j in range(dim):
                 pooled[b, j] += embeddings[k, j]
+            p += 1
         divisor = end - start
         if not mask_zero:
             padding = steps - divisor
@@ -140,21 +149,44 @@ def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
         d_embeddings[0] += ((bags.steps - bags.n_real)[:, None] * d_step).sum(axis=0)
 
 
-@numba.njit(cache=True, nogil=True)
-def _pooled_lookup_backward_numba(tokens, offsets, rows, steps, d_step, mask_zero, d_embeddings):
-    # One thread, rows in batch order: every row of d_embeddings sums its contributions in a fixed
-    # order, so the result is bit-identical whatever the thread count.
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _pooled_lookup_backward_numba(tokens, offsets, rows, steps, d_step, mask_zero, d_embeddings, scratch):
+    # Race-free and deterministic: the batch is cut into parts = 1 + len(scratch) consecutive
+    # slices; part 0 adds into d_embeddings, part p > 0 into its own zeroed scratch[p - 1]; then
+    # the scratch tables are added in part order and zeroed again. Same thread count, same bits.
     dim = d_embeddings.shape[1]
-    for b in range(len(rows)):
-        start, end = offsets[rows[b]], offsets[rows[b] + 1]
-        for p in range(start, end):
-            k = tokens[p]
-            for j in range(dim):
-                d_embeddings[k, j] += d_step[b, j]
-        if not mask_zero:
-            padding = steps - (end - start)
-            for j in range(dim):
-                d_embeddings[0, j] += padding * d_step[b, j]
+    parts = 1 + scratch.shape[0]
+    batch = len(rows)
+    for part in numba.prange(parts):
+        target = d_embeddings if part == 0 else scratch[part - 1]
+        for b in range(part * batch // parts, (part + 1) * batch // parts):
+            start, end = offsets[rows[b]], offsets[rows[b] + 1]
+            for p in range(start, end):
+                k = tokens[p]
+                for j in range(dim):
+                    target[k, j] += d_step[b, j]
+            if not mask_zero:
+                padding = steps - (end - start)
+                for j in range(dim):
+                    target[0, j] += padding * d_step[b, j]
+    if parts > 1:
+        for k in numba.prange(d_embeddings.shape[0]):
+            for part in range(parts - 1):
+                for j in range(dim):
+                    d_embeddings[k, j] += scratch[part, k, j]
+                    scratch[part, k, j] = 0
+
+
+_scratch_tables = {}
+
+
+def _scratch(d_embeddings, parts):
+    """Zeroed tables, one per extra thread, reused across calls (the kernel leaves them zeroed)."""
+    key = (d_embeddings.shape, d_embeddings.dtype.str, parts)
+    if key not in _scratch_tables:
+        _scratch_tables.clear()
+        _scratch_tables[key] = np.zeros((parts - 1,) + d_embeddings.shape, dtype=d_embeddings.dtype)
+    return _scratch_tables[key]
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,8 +251,10 @@ def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings):
     """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim)."""
     if _kernels == "numpy":
         return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings)
+    # one part per thread, but never parts of fewer than ~64 rows
+    parts = max(1, min(numba.get_num_threads(), len(bags) // 64))
     _pooled_lookup_backward_numba(bags.tokens, bags.offsets, bags.rows, bags.steps, d_step,
-                                  bool(mask_zero), d_embeddings)
+                                  bool(mask_zero), d_embeddings, _scratch(d_embeddings, parts))
 
 
 def scatter_add(ids, d_vectors, d_embeddings):

@@ -1,0 +1,151 @@
+"""Time a training epoch of the tutorial's model: Numba kernels, NumPy references, and PyTorch if installed.
+
+    python benchmarks/bench_epoch.py --data ../shared/data/aclImdb_v1_labeled.tar.gz --json
+    python benchmarks/bench_epoch.py            # synthetic reviews with IMDB's length distribution
+
+The epoch is the tutorial's: 20,000 reviews x 500 ids, batch 512, Adam, validation on 5,000 reviews
+at its end. Prints a table; with --json, one JSON object as the last line.
+"""
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+import numba
+import numpy as np
+
+import npembed
+from npembed import Sequential, layers, pad_sequences
+
+
+def synthetic_reviews(n=25000, maxlen=500, vocab=10000, seed=0):
+    """Padded ids whose lengths follow IMDB's (log-normal, median ~175 words) and ids a Zipf law."""
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(rng.lognormal(5.17, 0.72, n).astype(int) + 2, 5, 2500)
+    ranks = np.arange(1, vocab - 3)
+    p = 1.0 / (ranks + 2.7)
+    p /= p.sum()
+    sequences = [np.concatenate([[1], rng.choice(ranks, size=length - 1, p=p) + 3]) for length in lengths]
+    return pad_sequences(sequences, maxlen=maxlen, padding="post"), rng.integers(0, 2, n)
+
+
+def real_reviews(path, maxlen=500, vocab=10000):
+    from npembed.datasets import imdb
+    (x, y), _ = imdb.load_data(path, num_words=vocab)
+    return pad_sequences(x, maxlen=maxlen, padding="post"), y
+
+
+def tutorial_model(vocab, dim, mask_zero, seed=0):
+    model = Sequential([layers.Embedding(vocab, dim, mask_zero=mask_zero), layers.GlobalAveragePooling1D(),
+                        layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")], seed=seed)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def time_epochs(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
+    """Seconds per epoch (first epoch, which may compile, excluded) and the model."""
+    model = tutorial_model(vocab, dim, mask_zero)
+    model.fit(x, y, epochs=1, batch_size=batch_size, validation_split=0.2, verbose=0)   # warm-up
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
+    return history.epoch_seconds, model
+
+
+def torch_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
+    """The same model in PyTorch (nn.EmbeddingBag, mean), same epoch; None without PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    split = int(len(x) * 0.8)
+    if mask_zero:
+        bag = torch.nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0)
+    else:
+        bag = torch.nn.EmbeddingBag(vocab, dim, mode="mean")
+    head = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    params = list(bag.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.float32))
+    times = []
+    for _ in range(epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(split)
+        for start in range(0, split, batch_size):
+            rows = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            for start in range(split, len(x), batch_size):
+                loss_fn(head(bag(xt[start:start + batch_size]))[:, 0], yt[start:start + batch_size])
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser.add_argument("--epochs", type=int, default=10, help="timed epochs per configuration")
+    parser.add_argument("--reference-epochs", type=int, default=2, help="timed epochs of the NumPy path")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    args = parser.parse_args(argv)
+
+    vocab, dim = 10000, 16
+    started = time.perf_counter()
+    x, y = real_reviews(args.data) if args.data else synthetic_reviews()
+    data_source = args.data or "synthetic (IMDB lengths, Zipf ids)"
+    tokens_per_epoch = int((x != 0).sum() * 0.8)
+    print(f"data: {data_source}, {len(x):,} reviews x {x.shape[1]} ids "
+          f"({time.perf_counter() - started:.1f}s to load)", flush=True)
+
+    rows, result = [], {}
+    for mask_zero in (False, True):
+        seconds, model = time_epochs(x, y, vocab, dim, mask_zero, args.epochs)
+        median = statistics.median(seconds)
+        rows.append((f"npembed numba, mask_zero={mask_zero}", median))
+        if not mask_zero:
+            result["epoch_s_median"] = median
+            fit_started = time.perf_counter()
+            tutorial_model(vocab, dim, mask_zero).fit(x, y, epochs=30, batch_size=512,
+                                                      validation_split=0.2, verbose=0)
+            result["fit_30_s"] = time.perf_counter() - fit_started
+        else:
+            result["epoch_s_median_mask_zero"] = median
+    npembed.set_kernels("numpy")
+    try:
+        seconds, _ = time_epochs(x, y, vocab, dim, False, args.reference_epochs)
+    finally:
+        npembed.set_kernels("numba")
+    result["numpy_reference_epoch_s"] = statistics.median(seconds)
+    rows.append(("npembed numpy reference, mask_zero=False", result["numpy_reference_epoch_s"]))
+    torch_seconds = None if args.no_torch else torch_epoch_seconds(x, y, vocab, dim, False, args.epochs)
+    result["torch_epoch_s"] = torch_seconds
+    if torch_seconds is not None:
+        import torch
+        rows.append((f"PyTorch {torch.__version__} nn.EmbeddingBag (mean)", torch_seconds))
+
+    result.update({
+        "threads": numba.get_num_threads(),
+        "tokens_per_s": tokens_per_epoch / result["epoch_s_median"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "data": data_source,
+    })
+    fastest = result["epoch_s_median"]
+    print(f"\n{'implementation':<48}{'epoch (median)':>16}{'vs npembed':>12}")
+    for name, seconds in rows:
+        print(f"{name:<48}{seconds * 1000:>13.1f} ms{seconds / fastest:>11.1f}x")
+    print(f"\n30-epoch fit: {result['fit_30_s']:.2f} s; {result['tokens_per_s'] / 1e6:.0f} M real tokens/s; "
+          f"{result['threads']} threads; peak RSS {result['peak_rss_mb']:.0f} MB")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
