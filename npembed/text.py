@@ -64,33 +64,51 @@ def standardized_text(text):
     return " ".join(tokenize(text))
 
 
-def encode(texts_by_split, vocabulary_split="train"):
+def number_tokens(texts):
+    """Tokenize texts and number each distinct word in order of first appearance.
+
+    Returns (numbers, lengths, words): one flat int64 array of word numbers for all tokens of all
+    texts, the int64 token count of each text, and words[n] = the word numbered n. Only machine
+    ints are kept (dict lookups at C speed), never millions of Python strings at once.
+    """
+    first_seen = collections.defaultdict(itertools.count().__next__)
+    number_of = first_seen.__getitem__
+    numbers, lengths = array.array("q"), array.array("q")
+    for text in texts:
+        before = len(numbers)
+        numbers.extend(map(number_of, tokenize(text)))
+        lengths.append(len(numbers) - before)
+    return np.frombuffer(numbers, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64), list(first_seen)
+
+
+def encode(texts_by_split, vocabulary_split="train", executor=None):
     """Tokenize every text and give each token its vocabulary rank.
 
-    texts_by_split: {split: iterable of str}. The vocabulary is built from
+    texts_by_split: {split: list of str}. The vocabulary is built from
     texts_by_split[vocabulary_split] only. Returns (words, counts, encoded): ``words`` ranked
     (words[0] has rank 1), ``counts`` their training counts (int64), and
     ``encoded[split] = (ranks, lengths)``: one flat int32 array of the ranks of every token of every
     text (0 for words outside the vocabulary) and the int64 number of tokens of each text.
+    executor: an optional concurrent.futures executor that numbers the other splits meanwhile.
     """
-    # Number each distinct word when first seen (C-speed dict lookups), keeping only machine ints:
-    # never millions of Python strings alive at once.
-    first_seen = collections.defaultdict(itertools.count().__next__)
-    number_of = first_seen.__getitem__
-    numbered = {}
-    for split, texts in texts_by_split.items():
-        numbers, lengths = array.array("q"), array.array("q")
-        for text in texts:
-            before = len(numbers)
-            numbers.extend(map(number_of, tokenize(text)))
-            lengths.append(len(numbers) - before)
-        numbered[split] = (np.frombuffer(numbers, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64))
-    seen = list(first_seen)                                      # number -> word
-    train_counts = np.bincount(numbered[vocabulary_split][0], minlength=len(seen))
-    in_vocabulary = np.flatnonzero(train_counts)
-    order = sorted(in_vocabulary.tolist(), key=lambda n: (-train_counts[n], seen[n]))
-    rank_of_number = np.zeros(len(seen), dtype=np.int32)         # 0: not in the training vocabulary
-    rank_of_number[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+    others = [split for split in texts_by_split if split != vocabulary_split]
+    pending = {split: executor.submit(number_tokens, texts_by_split[split]) for split in others} \
+        if executor is not None else {}
+    numbers, lengths, seen = number_tokens(texts_by_split[vocabulary_split])
+    counts = np.bincount(numbers, minlength=len(seen))
+    order = sorted(range(len(seen)), key=lambda n: (-counts[n], seen[n]))
+    order = [n for n in order if counts[n] > 0]
     words = [seen[n] for n in order]
-    encoded = {split: (rank_of_number[numbers], lengths) for split, (numbers, lengths) in numbered.items()}
-    return words, train_counts[order].astype(np.int64), encoded
+    rank_of = {word: rank for rank, word in enumerate(words, start=1)}
+    encoded = {}
+    for split in texts_by_split:
+        if split == vocabulary_split:
+            split_numbers, split_lengths, split_seen = numbers, lengths, seen
+        elif split in pending:
+            split_numbers, split_lengths, split_seen = pending[split].result()
+        else:
+            split_numbers, split_lengths, split_seen = number_tokens(texts_by_split[split])
+        rank_of_number = np.array([rank_of.get(word, 0) for word in split_seen], dtype=np.int32)
+        encoded[split] = (rank_of_number[split_numbers] if len(split_seen) else
+                          np.zeros(0, dtype=np.int32), split_lengths)
+    return words, counts[order].astype(np.int64), encoded

@@ -339,3 +339,17 @@ def test_real_archive_counts_ranks_and_decoding(real_data):
     assert (padded[lengths <= 500, 0] == 1).all()          # short reviews start with <START>
     long = np.flatnonzero(lengths > 500)                    # truncating="pre" keeps the LAST 500
     np.testing.assert_array_equal(padded[long[0]], x_train[long[0]][-500:])
+
+
+def test_encode_with_a_worker_equals_encode_alone():
+    from concurrent.futures import ThreadPoolExecutor
+    texts = {"train": ["b a c", "a b d", ""], "test": ["a e", "e f b", ""], "extra": ["c c z"]}
+    alone = text.encode(texts)
+    with ThreadPoolExecutor(1) as executor:
+        parallel = text.encode(texts, executor=executor)
+    assert alone[0] == parallel[0]
+    np.testing.assert_array_equal(alone[1], parallel[1])
+    for split in texts:
+        for a, b in zip(alone[2][split], parallel[2][split]):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(alone[2]["extra"][0], [3, 3, 0])
