@@ -79,11 +79,12 @@ def main(argv=None):
     t = time.perf_counter()
     (train_data, train_labels), (test_data, test_labels) = imdb.load_data(args.data, num_words=args.vocab_size)
     word_index = imdb.get_word_index(args.data)
+    print("First review, decoded:", imdb.decode_review(train_data[0], word_index)[:300], "...")
     train_x = pad_sequences(train_data, maxlen=args.maxlen, padding="post")
     test_x = pad_sequences(test_data, maxlen=args.maxlen, padding="post")
+    del train_data, test_data                 # the padded arrays are all that is needed from here
     data_seconds = time.perf_counter() - t
     print(f"Loaded {len(train_x):,} training and {len(test_x):,} test reviews in {data_seconds:.2f}s")
-    print("First review, decoded:", imdb.decode_review(train_data[0], word_index)[:300], "...")
 
     # 2. model
     model = Sequential([

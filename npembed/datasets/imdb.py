@@ -228,16 +228,17 @@ def _cache_key(fingerprint):
     return f"{fingerprint}|tokenizer-{text.TOKENIZER_VERSION}|format-{CACHE_FORMAT}"
 
 
-def processed(path=None):
+def processed(path=None, words_only=False):
     """Tokenized reviews (from the cache, or built and cached): a dict of arrays.
 
     words: list of words by rank; counts; and for each split, ``{split}_ranks`` (flat int32),
-    ``{split}_lengths`` (int64 per review) and ``{split}_labels`` (int64).
+    ``{split}_lengths`` (int64 per review) and ``{split}_labels`` (int64). words_only=True reads
+    just words and counts from an existing cache.
     """
     source = locate(path)
     key = _cache_key(source_fingerprint(source))
     cache_file = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
-    data = _read_cache(cache_file, key)
+    data = _read_cache(cache_file, key, words_only)
     if data is None:
         data = _build(source)
         arrays = dict(data, key=np.array(key),
@@ -250,16 +251,17 @@ def processed(path=None):
     return data
 
 
-def _read_cache(cache_file, key):
+def _read_cache(cache_file, key, words_only=False):
     if not cache_file.exists():
         return None
     try:
         with np.load(cache_file, allow_pickle=False) as archive:
             if str(archive["key"]) != key:
                 raise ValueError("stale key")
-            data = {name: archive[name] for name in archive.files if name not in ("key", "words")}
+            names = ["counts"] if words_only else [n for n in archive.files if n not in ("key", "words")]
+            data = {name: archive[name] for name in names}
             data["words"] = bytes(archive["words"]).decode("utf-8").split("\n")
-        for split in SPLITS:
+        for split in () if words_only else SPLITS:
             lengths = data[f"{split}_lengths"]
             if lengths.sum() != len(data[f"{split}_ranks"]) or len(lengths) != len(data[f"{split}_labels"]):
                 raise ValueError("inconsistent lengths")
@@ -368,23 +370,37 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
 
 
 def _keras_ids(ranks, lengths, num_words, skip_top, start_char, oov_char, index_from):
-    """Flat ranks -> flat Keras ids and new lengths (start_char prepended, out-of-range ids replaced)."""
-    ids = np.where(ranks > 0, ranks.astype(np.int64) + index_from, -1)     # -1: not in vocabulary
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    """Flat ranks -> flat Keras ids and new lengths (start_char prepended, out-of-range ids replaced).
+
+    Works in place on int32 arrays: load_data's peak memory stays near the size of its output.
+    """
+    dtype = np.int32 if len(ranks) == 0 or int(ranks.max()) + index_from < 2**31 - 1 else np.int64
+    body = ranks.astype(dtype)
+    outside = body == 0                                   # not in the training vocabulary
+    body += index_from
+    body[outside] = -1
+    del outside
     if start_char is not None:
-        ids = np.insert(ids, starts, start_char)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) + np.arange(len(lengths))
+        ids = np.empty(len(body) + len(lengths), dtype=dtype)
+        is_body = np.ones(len(ids), dtype=bool)
+        is_body[starts] = False
+        ids[starts] = start_char
+        ids[is_body] = body
+        del body, is_body
         lengths = lengths + 1
-        starts = starts + np.arange(len(starts))
-    keep = (ids >= skip_top) & (ids >= 0)
-    if num_words is not None:
-        keep &= ids < num_words
-    if oov_char is not None:
-        ids = np.where(keep, ids, oov_char)
     else:
-        kept_per_review = np.add.reduceat(keep, starts) if len(ids) else np.zeros_like(lengths)
-        lengths = np.where(lengths > 0, kept_per_review, 0)
-        ids = ids[keep]
-    return ids.astype(np.int32), lengths
+        ids = body
+    drop = (ids < skip_top) | (ids < 0)
+    if num_words is not None:
+        drop |= ids >= num_words
+    if oov_char is not None:
+        ids[drop] = oov_char
+    else:
+        review = np.repeat(np.arange(len(lengths)), lengths)
+        lengths = lengths - np.bincount(review[drop], minlength=len(lengths))
+        ids = ids[~drop]
+    return ids.astype(np.int32, copy=False), lengths
 
 
 def _split(flat, lengths):
@@ -398,7 +414,7 @@ def _split(flat, lengths):
 
 def get_word_index(path=None):
     """{word: rank}, rank 1 = most frequent word of the training reviews (no index_from shift)."""
-    return {word: rank for rank, word in enumerate(processed(path)["words"], start=1)}
+    return {word: rank for rank, word in enumerate(processed(path, words_only=True)["words"], start=1)}
 
 
 def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=3,
