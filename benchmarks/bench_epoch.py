@@ -21,14 +21,17 @@ from npembed import Sequential, layers, pad_sequences
 
 
 def synthetic_reviews(n=25000, maxlen=500, vocab=10000, seed=0):
-    """Padded ids whose lengths follow IMDB's (log-normal, median ~175 words) and ids a Zipf law."""
+    """Padded ids (padding="post") whose lengths follow IMDB's (log-normal, median ~175 words,
+    start id 1 first) and whose word ids follow a Zipf law over the vocabulary."""
     rng = np.random.default_rng(seed)
-    lengths = np.clip(rng.lognormal(5.17, 0.72, n).astype(int) + 2, 5, 2500)
+    lengths = np.minimum(np.clip(rng.lognormal(5.17, 0.72, n).astype(np.int64) + 2, 5, 2500), maxlen)
     ranks = np.arange(1, vocab - 3)
     p = 1.0 / (ranks + 2.7)
-    p /= p.sum()
-    sequences = [np.concatenate([[1], rng.choice(ranks, size=length - 1, p=p) + 3]) for length in lengths]
-    return pad_sequences(sequences, maxlen=maxlen, padding="post"), rng.integers(0, 2, n)
+    x = np.zeros((n, maxlen), dtype=np.int32)
+    is_word = np.arange(maxlen) < lengths[:, None]
+    x[is_word] = rng.choice(ranks, size=int(lengths.sum()), p=p / p.sum()) + 3
+    x[:, 0] = 1
+    return x, rng.integers(0, 2, n)
 
 
 def real_reviews(path, maxlen=500, vocab=10000):
