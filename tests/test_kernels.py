@@ -32,17 +32,21 @@ def run_both(function, *args):
     return results["numba"], results["numpy"]
 
 
-def some_rows(rng, n):
-    """A batch: rows of the packed data in random order, some repeated, as fit's batches are."""
-    return rng.integers(0, n, size=rng.integers(1, 2 * n + 1))
-
-
-@given(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
-       mask_zero=st.booleans(), dtype=dtypes, seed=seeds)
-def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
+def random_bags(batch, seed):
+    """Packed ids and a batch of their rows in random order, some repeated, as fit's batches are."""
     vocab, ids = batch
     rng = np.random.default_rng(seed)
-    bags = kernels.Bags.from_padded(ids).take(some_rows(rng, len(ids)))
+    rows = rng.integers(0, len(ids), size=rng.integers(1, 2 * len(ids) + 1))
+    return vocab, ids, rng, kernels.Bags.from_padded(ids).take(rows)
+
+
+bag_cases = dict(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
+                 mask_zero=st.booleans(), dtype=dtypes, seed=seeds)
+
+
+@given(**bag_cases)
+def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
+    vocab, ids, rng, bags = random_bags(batch, seed)
     table = rng.uniform(-1, 1, (vocab, dim)).astype(dtype)
     (fast, _), (ref, _) = run_both(kernels.pooled_lookup, bags, table, mask_zero)
     assert fast[0].dtype == ref[0].dtype == dtype
@@ -55,12 +59,9 @@ def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     np.testing.assert_allclose(fast[0], expected, **TOLERANCE[dtype])
 
 
-@given(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
-       mask_zero=st.booleans(), dtype=dtypes, seed=seeds)
+@given(**bag_cases)
 def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
-    vocab, ids = batch
-    rng = np.random.default_rng(seed)
-    bags = kernels.Bags.from_padded(ids).take(some_rows(rng, len(ids)))
+    vocab, ids, rng, bags = random_bags(batch, seed)
     d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
     start = rng.normal(size=(vocab, dim)).astype(dtype)          # backward ADDS into grads
     (_, fast), (_, ref) = run_both(kernels.pooled_lookup_backward, bags, d_step, mask_zero, start)
