@@ -112,3 +112,11 @@ def encode(texts_by_split, vocabulary_split="train", executor=None):
         encoded[split] = (rank_of_number[split_numbers] if len(split_seen) else
                           np.zeros(0, dtype=np.int32), split_lengths)
     return words, counts[order].astype(np.int64), encoded
+
+
+if __name__ == "__main__":
+    # The worker that npembed.datasets.imdb starts: pickled texts in, number_tokens(texts) out.
+    import pickle
+    import sys
+    texts = pickle.load(sys.stdin.buffer)
+    pickle.dump(number_tokens(texts), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)

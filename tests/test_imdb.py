@@ -353,3 +353,16 @@ def test_encode_with_a_worker_equals_encode_alone():
         for a, b in zip(alone[2][split], parallel[2][split]):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(alone[2]["extra"][0], [3, 3, 0])
+
+
+@pytest.mark.parametrize("executable", ["real", "/nonexistent/python", "false"])
+def test_worker_process_gives_the_same_data_or_falls_back(small, monkeypatch, executable):
+    alone = imdb._build(small)
+    monkeypatch.setattr(imdb, "PARALLEL_FROM_BYTES", 0)          # use the worker even here
+    if executable != "real":
+        import shutil
+        monkeypatch.setattr(imdb.sys, "executable", shutil.which(executable) or executable)
+    with_worker = imdb._build(small)
+    assert alone["words"] == with_worker["words"]
+    for key in ("counts", "train_ranks", "test_ranks", "train_lengths", "test_lengths"):
+        np.testing.assert_array_equal(alone[key], with_worker[key])
