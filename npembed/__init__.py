@@ -7,11 +7,11 @@
 The hot loops run as Numba kernels; ``npembed.set_kernels("numpy")`` or the environment variable
 ``NPEMBED_KERNELS=numpy`` switches the whole library to their plain NumPy references.
 """
-from . import gradcheck, layers, losses, optimizers
+from . import callbacks, gradcheck, layers, losses, optimizers
 from .kernels import get_kernels, set_kernels
 from .models import History, Sequential, load_model
 from .sequence import pad_sequences
 
 __version__ = "0.1.0"
 __all__ = ["Sequential", "History", "load_model", "pad_sequences", "layers", "losses", "optimizers",
-           "gradcheck", "set_kernels", "get_kernels"]
+           "gradcheck", "callbacks", "set_kernels", "get_kernels"]

@@ -285,23 +285,40 @@ class Sequential:
         self.history = history
         self.stop_training = False
         n = len(x)
+        for callback in callbacks:
+            if hasattr(callback, "set_model"):
+                callback.set_model(self)
         self._call(callbacks, "on_train_begin", {})
         for epoch in range(epochs):
             self._call(callbacks, "on_epoch_begin", epoch, {})
             started = time.perf_counter()
             order = self.rng.permutation(n) if shuffle else np.arange(n)
             loss_sum = accuracy_sum = 0.0
+            seen = 0
             for batch, start in enumerate(range(0, n, batch_size)):
                 rows = order[start:start + batch_size]
-                loss, accuracy = self._train_step(self._take(train_source, rows), y[rows])
+                try:
+                    loss, accuracy = self._train_step(self._take(train_source, rows), y[rows])
+                except FloatingPointError:
+                    # the update was not applied; a TerminateOnNaN callback turns this into a stop
+                    self._call(callbacks, "on_batch_end", batch,
+                               {"loss": float("nan"), "accuracy": float("nan"), "size": len(rows)})
+                    if not self.stop_training:
+                        raise
+                    break
                 loss_sum += loss * len(rows)          # batch-size-weighted epoch means
                 accuracy_sum += accuracy * len(rows)
+                seen += len(rows)
                 if callbacks:
                     self._call(callbacks, "on_batch_end", batch,
                                {"loss": loss, "accuracy": accuracy, "size": len(rows)})
-            logs = {"loss": loss_sum / n}
+                    if self.stop_training:
+                        break
+            if seen == 0:
+                break
+            logs = {"loss": loss_sum / seen}
             if "accuracy" in self.metrics:
-                logs["accuracy"] = accuracy_sum / n
+                logs["accuracy"] = accuracy_sum / seen
             if val_source is not None:
                 val = self._evaluate(val_source, y_val, batch_size)
                 logs["val_loss"] = val[0]
