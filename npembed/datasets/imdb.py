@@ -459,6 +459,11 @@ def get_word_index(path=None):
     return {word: rank for rank, word in enumerate(processed(path, words_only=True)["words"], start=1)}
 
 
+def get_word_counts(path=None):
+    """Training-review counts by rank: counts[rank - 1] is how often word rank occurs (int64)."""
+    return processed(path, words_only=True)["counts"]
+
+
 def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=3,
                   skip_padding=False):
     """Ids back to text, shifting by index_from as load_data does (so it never reads as gibberish).
