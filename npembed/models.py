@@ -9,7 +9,10 @@ One training step, as a student would follow it::
 When GlobalAveragePooling1D directly follows an Embedding, the two run as one fused step
 (``Embedding.forward_mean``): the same mean, without materialising (batch, steps, dim).
 """
+import contextlib
 import json
+import signal
+import threading
 import time
 import zipfile
 
@@ -53,6 +56,23 @@ class _PooledEmbedding:
 
     def backward(self, d_pooled):
         return self.embedding.backward_mean(d_pooled)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _snake_case(name):
@@ -214,7 +234,8 @@ class Sequential:
                 f"the loss became {loss} (learning rate too high?); training stopped and the "
                 "weights are those from before this batch")
         self._backward(d)
-        self.optimizer.step(self._params, self._grads)
+        with _interrupts_deferred():            # every weight gets this update, or none does
+            self.optimizer.step(self._params, self._grads)
         return loss, accuracy
 
     # ---------------------------------------------------------------------------------------
@@ -452,17 +473,66 @@ def load_model(path):
             raise ValueError(f"{path} is not a valid npembed model file: {error}") from None
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _member_header(archive, name):
+    """(shape, dtype, member size) of an .npz member, from its header only: nothing big is read."""
+    info = archive.zip.getinfo(f"{name}.npy")
+    with archive.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"member {name!r} has an unsupported .npy version {version}")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(member, max_header_size=10_000)
+        return shape, dtype, info.file_size - member.tell()
+
+
+def _check_declared_arrays(archive, config):
+    """Every weight member must have the declared shape and really hold that many bytes.
+
+    A file that declares huge arrays without containing them is refused before any allocation.
+    """
+    for key, shape in config["weights"]:
+        declared = tuple(int(n) for n in shape)
+        member_shape, dtype, stored = _member_header(archive, f"weights/{key}")
+        if member_shape != declared:
+            raise ValueError(f"weight {key!r} is stored with shape {member_shape}, but the config "
+                             f"declares {declared}")
+        if dtype.hasobject or stored < int(np.prod(declared, dtype=np.float64)) * dtype.itemsize:
+            raise ValueError(f"weight {key!r} declares {declared} {dtype} but its member holds "
+                             f"only {stored} bytes")
+
+
+def _check_layers_match(layers, shapes):
+    """The layers' sizes must be those of the stored weights, so building allocates nothing more."""
+    expected = []
+    for layer in layers:
+        if isinstance(layer, Embedding):
+            expected.append((layer.input_dim, layer.output_dim))
+        elif isinstance(layer, Dense):
+            fan_in = shapes[len(expected)][0] if len(expected) < len(shapes) else None
+            expected += [(fan_in, layer.units), (layer.units,)]
+    if expected != shapes:
+        raise ValueError(f"the layers declare weights of shapes {expected}, the file holds {shapes}")
+
+
 def _model_from_archive(archive):
+    if _member_header(archive, "config")[2] > MAX_CONFIG_BYTES:
+        raise ValueError("its config is larger than any npembed config")
     config = json.loads(bytes(archive["config"]).decode("utf-8"))
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError("its config does not name the npembed.Sequential format")
     if config.get("version") != FORMAT_VERSION:
         raise ValueError(f"format version {config.get('version')!r} is not supported")
+    _check_declared_arrays(archive, config)
     layers = []
     for entry in config["layers"]:
         if entry["class"] not in LAYERS:
             raise ValueError(f"unknown layer class {entry['class']!r}")
         layers.append(LAYERS[entry["class"]](**entry["config"]))
+    _check_layers_match(layers, [tuple(shape) for _, shape in config["weights"]])
     model = Sequential(layers, seed=config["seed"], dtype=config["dtype"], name=config["name"])
     model.build(tuple(config["input_shape"]))
     names = [key for key, _ in config["weights"]]

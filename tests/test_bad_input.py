@@ -169,3 +169,77 @@ def test_load_model_rejects_truncated_and_pickled_files(tmp_path, model):
         load_model(foreign)
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.npz")
+
+
+def _rewrite(path, out, edit_config=None, arrays=None):
+    """Copy a saved model with its config edited and/or arrays replaced (as a hostile file would)."""
+    import json
+    with np.load(path, allow_pickle=False) as saved:
+        members = {name: saved[name] for name in saved.files}
+    config = json.loads(bytes(members["config"]).decode())
+    if edit_config:
+        edit_config(config)
+    members["config"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    members.update(arrays or {})
+    np.savez(out, **members)
+    return out
+
+
+def test_load_model_refuses_huge_declared_sizes_before_allocating(tmp_path, model):
+    model.build()
+    good = tmp_path / "good.npz"
+    model.save(good)
+
+    def huge_embedding(config):
+        config["layers"][0]["config"]["input_dim"] = 10**12
+    with pytest.raises(ValueError, match="layers declare weights"):
+        load_model(_rewrite(good, tmp_path / "a.npz", huge_embedding))
+
+    def huge_everything(config):
+        config["layers"][0]["config"]["input_dim"] = 10**12
+        config["weights"][0][1] = [10**12, 4]
+    with pytest.raises(ValueError, match="stored with shape"):
+        load_model(_rewrite(good, tmp_path / "b.npz", huge_everything))
+    # a member whose header (and config) claim a huge array, but which holds only 20 x 4 floats
+    def claims_huge(config):
+        config["layers"][0]["config"]["input_dim"] = 99999999
+        config["weights"][0][1] = [99999999, 4]
+    import io
+    import zipfile
+    source = _rewrite(good, tmp_path / "claims.npz", claims_huge)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (99999999, 4)})
+    forged_member = header.getvalue() + np.zeros((20, 4), np.float32).tobytes()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(tmp_path / "c.npz", "w") as forged:
+        for info in original.infolist():
+            name = info.filename
+            forged.writestr(name, forged_member if name == "weights/embedding/embeddings.npy"
+                            else original.read(name))
+    with pytest.raises(ValueError, match="holds only"):
+        load_model(tmp_path / "c.npz")
+
+
+def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
+    import os
+    import signal
+
+    from npembed import kernels
+    x, y = reviews(rng, n=16, vocab=20, steps=6)
+    interrupted, twin = tutorial_model(vocab=20, seed=5), tutorial_model(vocab=20, seed=5)
+    twin.train_on_batch(x, y)
+    original = kernels.adam_update
+    calls = []
+
+    def interrupt_after_first(*args):
+        original(*args)
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)          # Ctrl-C between two weights' updates
+    monkeypatch.setattr(kernels, "adam_update", interrupt_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train_on_batch(x, y)
+    assert len(calls) == 5                                  # the step finished before stopping
+    for a, b in zip(interrupted.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
