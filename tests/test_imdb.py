@@ -366,3 +366,22 @@ def test_worker_process_gives_the_same_data_or_falls_back(small, monkeypatch, ex
     assert alone["words"] == with_worker["words"]
     for key in ("counts", "train_ranks", "test_ranks", "train_lengths", "test_lengths"):
         np.testing.assert_array_equal(alone[key], with_worker[key])
+
+
+def test_two_processes_building_the_same_cache_both_succeed(small, tmp_path):
+    import os
+    import subprocess
+    import sys
+    cache = tmp_path / "shared-cache"
+    script = ("import sys; from npembed.datasets import imdb; "
+              "(x, y), _ = imdb.load_data(sys.argv[1]); print(len(x))")
+    env = dict(os.environ, NPEMBED_CACHE=str(cache))
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(small)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["5", "5"]
+    files = sorted(p.name for p in cache.iterdir())
+    assert len(files) == 1 and files[0].startswith("imdb-") and files[0].endswith(".npz")
+    with np.load(cache / files[0], allow_pickle=False) as saved:
+        assert saved["train_lengths"].sum() == len(saved["train_ranks"])
