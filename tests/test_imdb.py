@@ -385,3 +385,10 @@ def test_two_processes_building_the_same_cache_both_succeed(small, tmp_path):
     assert len(files) == 1 and files[0].startswith("imdb-") and files[0].endswith(".npz")
     with np.load(cache / files[0], allow_pickle=False) as saved:
         assert saved["train_lengths"].sum() == len(saved["train_ranks"])
+
+
+def test_total_size_is_bounded(small, tmp_path, monkeypatch):
+    archive = write_archive(tmp_path / "a.tar.gz", small.parent)
+    monkeypatch.setattr(imdb, "MAX_TOTAL_BYTES", 60)
+    with pytest.raises(ValueError, match="add up to more than 60 bytes"):
+        imdb.load_data(archive)

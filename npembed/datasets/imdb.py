@@ -41,6 +41,7 @@ ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 SPLITS = ("train", "test")
 LABELS = ("neg", "pos")                  # label 0, label 1
 MAX_REVIEW_BYTES = 1 << 20               # the longest real review has ~14 KB; refuse anything huge
+MAX_TOTAL_BYTES = 1 << 30                # all labeled reviews take ~130 MB; bounds a decompression bomb
 CACHE_FORMAT = 1
 
 _REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
@@ -181,7 +182,7 @@ def _read_archive(path):
         if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise ValueError(f"{path} is not a gzip/tar archive ({error})") from None
-    found = []
+    found, total = [], 0
     try:
         with archive:
             for member in archive:
@@ -193,6 +194,10 @@ def _read_archive(path):
                 if member.size > MAX_REVIEW_BYTES:
                     raise ValueError(f"{path}: member {member.name} declares {member.size} bytes, "
                                      "far more than any review")
+                total += member.size
+                if total > MAX_TOTAL_BYTES:
+                    raise ValueError(f"{path}: its reviews add up to more than {MAX_TOTAL_BYTES} bytes, "
+                                     "far more than the aclImdb archive holds")
                 found.append((*_review_key(match), archive.extractfile(member).read()))
             # read to the end of a compressed stream, so that its checksum (gzip's CRC-32) is
             # verified: a corrupt byte inside a review must not pass silently
