@@ -1,6 +1,7 @@
 """Numbers about learned embeddings (no plotting)."""
 import numpy as np
 
+from . import _checks
 from .layers import Embedding
 
 
@@ -30,8 +31,9 @@ def pca(vectors, n_components=2):
     Returns (projected (n, n_components), components (n_components, dim), explained_variance_ratio).
     Signs are fixed so that each component's largest-magnitude loading is positive.
     """
-    vectors = np.asarray(vectors, dtype=np.float64)
-    if vectors.ndim != 2 or not 1 <= n_components <= min(vectors.shape):
+    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)
+    n_components = _checks.positive_int("n_components", n_components)
+    if n_components > min(vectors.shape):
         raise ValueError(f"need a 2-D array with at least {n_components} rows and columns, "
                          f"got shape {vectors.shape}")
     centred = vectors - vectors.mean(axis=0)

@@ -126,3 +126,48 @@ def test_projector_functions(tmp_path_factory, vectors, words, query, topn):
         loaded, loaded_words = projector.load_projector(out)
         assert loaded_words == words and len(loaded) == len(words)
         call(projector.nearest_neighbors, loaded, loaded_words, query, topn=topn)
+
+
+@st.composite
+def hostile_scalars(draw):
+    return draw(st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                          st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+                          st.just([1]), st.just(np.int64(3)), st.just(np.float32(0.5))))
+
+
+@FUZZ
+@given(args=st.fixed_dictionaries({}, optional={
+    "num_words": hostile_scalars(), "skip_top": hostile_scalars(), "maxlen": hostile_scalars(),
+    "seed": hostile_scalars(), "start_char": hostile_scalars(), "oov_char": hostile_scalars(),
+    "index_from": hostile_scalars()}))
+def test_load_data_parameters(tmp_path_factory, args):
+    from npembed.datasets import imdb
+    root = tmp_path_factory.getbasetemp() / "fuzz-tree"
+    if not root.exists():
+        for split in ("train", "test"):
+            for label, text in (("pos", "a great film"), ("neg", "an awful film")):
+                (root / "aclImdb" / split / label).mkdir(parents=True)
+                (root / "aclImdb" / split / label / "0_5.txt").write_text(text)
+    os.environ["NPEMBED_CACHE"] = str(root / "cache")
+    result = call(imdb.load_data, root, **args)
+    if result is not None:
+        (x_train, y_train), (x_test, y_test) = result
+        assert len(x_train) == len(y_train) and len(x_test) == len(y_test)
+        assert all(np.asarray(x).dtype == np.int32 for x in list(x_train) + list(x_test))
+
+
+@FUZZ
+@given(lr=hostile_scalars(), beta_1=hostile_scalars(), patience=hostile_scalars(), every=hostile_scalars(),
+       vectors=hostile_arrays(), components=hostile_scalars())
+def test_optimizer_callbacks_and_analysis_arguments(lr, beta_1, patience, every, vectors, components):
+    from npembed import analysis
+    from npembed.callbacks import EarlyStopping, EmbeddingSnapshots
+    from npembed.optimizers import Adam
+    call(Adam, learning_rate=lr)
+    call(Adam, beta_1=beta_1)
+    call(EarlyStopping, patience=patience)
+    call(EmbeddingSnapshots, every=every)
+    out = call(analysis.pca, vectors, 2 if not isinstance(components, int) or isinstance(components, bool)
+               else components)
+    if out is not None:
+        assert out[0].shape[0] == np.asarray(vectors).shape[0]
