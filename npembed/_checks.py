@@ -4,12 +4,14 @@ import numbers
 import numpy as np
 
 
-def positive_int(name, value, minimum=1):
-    """An int >= minimum (bools refused), or a ValueError/TypeError naming the argument."""
+def positive_int(name, value, minimum=1, maximum=None):
+    """An int in [minimum, maximum] (bools refused), or a ValueError/TypeError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
     return int(value)
 
 

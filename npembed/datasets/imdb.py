@@ -361,8 +361,11 @@ class _Pending:
 # The Keras-compatible API
 # ------------------------------------------------------------------------------------------------
 
+MAX_ID = 2**31 - 1                        # ids are int32
+
+
 def _optional_id(name, value):
-    return None if value is None else _checks.positive_int(name, value, minimum=0)
+    return None if value is None else _checks.positive_int(name, value, minimum=0, maximum=MAX_ID)
 
 
 def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
@@ -386,12 +389,12 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
 
     x_* are object arrays holding one int32 array per review (Keras holds lists); y_* are int64.
     """
-    num_words = None if num_words is None else _checks.positive_int("num_words", num_words)
-    skip_top = _checks.positive_int("skip_top", skip_top, minimum=0)
+    num_words = None if num_words is None else _checks.positive_int("num_words", num_words, 1, MAX_ID)
+    skip_top = _checks.positive_int("skip_top", skip_top, 0, MAX_ID)
     maxlen = None if maxlen is None else _checks.positive_int("maxlen", maxlen)
-    seed = _checks.positive_int("seed", seed, minimum=0)
+    seed = _checks.positive_int("seed", seed, 0, 2**32 - 1)           # numpy.random.RandomState's range
     start_char, oov_char = _optional_id("start_char", start_char), _optional_id("oov_char", oov_char)
-    index_from = _checks.positive_int("index_from", index_from, minimum=0)
+    index_from = _checks.positive_int("index_from", index_from, 0, MAX_ID // 2)
     if num_words is not None and num_words <= index_from:
         raise ValueError(f"num_words={num_words} keeps no word: word ids start at "
                          f"index_from + 1 = {index_from + 1}")
