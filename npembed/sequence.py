@@ -25,7 +25,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
             raise ValueError(f'{name} must be "pre" or "post", got {mode!r}')
     if maxlen is not None:
         maxlen = _checks.positive_int("maxlen", maxlen)
-    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__") or (
+            isinstance(sequences, np.ndarray) and sequences.ndim == 0):
         raise TypeError(f"sequences must be a list of sequences, got {type(sequences).__name__}")
     dtype = np.dtype(dtype)
     if isinstance(value, str) != (dtype.kind in "US"):
