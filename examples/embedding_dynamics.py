@@ -48,11 +48,7 @@ def main(argv=None):
     counts_by_rank = imdb.get_word_counts(args.data)
     x = pad_sequences(train_data, maxlen=args.maxlen, padding="post")
     del train_data
-    words = ["<PAD>", "<START>", "<UNK>", "<UNUSED>"] + [None] * (args.vocab_size - INDEX_FROM - 1)
-    for word, rank in word_index.items():
-        if rank + INDEX_FROM < args.vocab_size:
-            words[rank + INDEX_FROM] = word
-    words = [w if w is not None else "<UNUSED>" for w in words]
+    words = imdb.words_by_id(args.vocab_size, word_index)
     counts = np.zeros(args.vocab_size, dtype=np.int64)
     real = np.arange(INDEX_FROM + 1, args.vocab_size)
     known = real[real - INDEX_FROM <= len(counts_by_rank)]          # ids of words that exist

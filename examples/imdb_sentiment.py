@@ -23,8 +23,7 @@ from npembed._io import atomic_write
 from npembed.datasets import imdb
 
 QUERY_WORDS = ("beautiful", "wonderful", "awful", "boring", "funny")
-RESERVED = {0: "<PAD>", 1: "<START>", 2: "<UNK>", 3: "<UNUSED>"}
-INDEX_FROM = 3
+INDEX_FROM = 3          # load_data's default: ids 0-3 are reserved, words start at 4
 
 
 def positive_int(minimum):
@@ -60,12 +59,6 @@ def parse_args(argv=None):
     if args.data is not None and not Path(args.data).exists():
         parser.error(f"argument --data: {args.data} does not exist")
     return args
-
-
-def vocabulary_words(word_index, vocab_size):
-    """meta.tsv rows: one per embedding row, so row i of vecs.tsv is id i; reserved ids by name."""
-    reverse = {rank + INDEX_FROM: word for word, rank in word_index.items() if rank + INDEX_FROM < vocab_size}
-    return [RESERVED.get(i) or reverse.get(i, "<UNUSED>") for i in range(vocab_size)]
 
 
 def main(argv=None):
@@ -108,7 +101,7 @@ def main(argv=None):
 
     # 5. files
     vectors = model.get_weights()[0]
-    words = vocabulary_words(word_index, args.vocab_size)
+    words = imdb.words_by_id(args.vocab_size, word_index)      # meta.tsv row i names id i
     plotting.plot_history(history, out / "history.png")
     projector.export_projector(vectors, words, out)
     model.save(out / "model.npz")
@@ -121,7 +114,7 @@ def main(argv=None):
             neighbours[word] = projector.nearest_neighbors(vectors, words, word, topn=8)
             print(f"  {word:>10}: " + ", ".join(w for w, _ in neighbours[word]))
     scores = analysis.word_sentiment(model)
-    real_ids = np.arange(len(RESERVED), args.vocab_size)
+    real_ids = np.arange(INDEX_FROM + 1, args.vocab_size)
     ranked = real_ids[np.argsort(scores[real_ids], kind="stable")]
     most_negative = [words[i] for i in ranked[:15]]
     most_positive = [words[i] for i in ranked[::-1][:15]]

@@ -392,3 +392,9 @@ def test_total_size_is_bounded(small, tmp_path, monkeypatch):
     monkeypatch.setattr(imdb, "MAX_TOTAL_BYTES", 60)
     with pytest.raises(ValueError, match="add up to more than 60 bytes"):
         imdb.load_data(archive)
+
+
+def test_words_by_id_names_every_embedding_row():
+    words = imdb.words_by_id(8, {"great": 1, "film": 2, "rare": 9})
+    assert words == ["<PAD>", "<START>", "<UNK>", "<UNUSED>", "great", "film", "<UNUSED>", "<UNUSED>"]
+    assert imdb.words_by_id(3, {"great": 1}, start_char=None) == ["<PAD>", "<UNUSED>", "<UNK>"]

@@ -472,6 +472,22 @@ def get_word_counts(path=None):
     return processed(path, words_only=True)["counts"]
 
 
+def words_by_id(num_words, word_index, start_char=1, oov_char=2, index_from=3):
+    """The word for every id in [0, num_words): row i names embedding row i (e.g. meta.tsv).
+
+    0 -> "<PAD>", start_char -> "<START>", oov_char -> "<UNK>", other ids up to index_from and ids
+    of no word -> "<UNUSED>".
+    """
+    words = ["<UNUSED>"] * num_words
+    for word, rank in word_index.items():
+        if rank + index_from < num_words:
+            words[rank + index_from] = word
+    for i, name in ((0, "<PAD>"), (start_char, "<START>"), (oov_char, "<UNK>")):
+        if i is not None and i < num_words:
+            words[i] = name
+    return words
+
+
 def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=3,
                   skip_padding=False):
     """Ids back to text, shifting by index_from as load_data does (so it never reads as gibberish).
