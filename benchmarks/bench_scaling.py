@@ -10,7 +10,6 @@ import argparse
 import json
 import statistics
 
-import numpy as np
 
 from bench_epoch import synthetic_reviews, time_epochs
 

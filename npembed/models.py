@@ -249,8 +249,13 @@ class Sequential:
             self.build((None,) + x.shape[1:])
         return self.layers[0].check_input(x)
 
-    def _check_xy(self, x, y, name="x"):
+    def _check_xy(self, x, y):
+        """For training and evaluation: a compiled model with one output, x, and 0/1 labels (n, 1)."""
+        self._require_compiled()
         x = self._check_x(x)
+        if self._output_shapes[-1][1:] != (1,):
+            raise ValueError("binary_crossentropy needs one output per sample, but the model's "
+                             f"output shape is {self._output_shapes[-1]}")
         return x, _checks.binary_labels("y", y, len(x), self.dtype)
 
     def _require_built(self):
@@ -261,30 +266,21 @@ class Sequential:
         if self.optimizer is None:
             raise RuntimeError("the model must be compiled before training or evaluating: "
                                "call model.compile(optimizer='adam', loss='binary_crossentropy')")
-        self._require_built()
-        if self._output_shapes[-1][1:] != (1,):
-            raise ValueError("binary_crossentropy needs one output per sample, but the model's "
-                             f"output shape is {self._output_shapes[-1]}")
 
     def train_on_batch(self, x, y):
         """One update on (x, y); returns [loss, accuracy] of the batch before the update."""
-        if self.optimizer is None:
-            self._require_compiled()
         x, y = self._check_xy(x, y)
-        self._require_compiled()
         return list(self._train_step(x, y))
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, verbose=1, callbacks=None):
         """Train for ``epochs``; returns a History. Keras's semantics for validation_split."""
-        if self.optimizer is None:
-            self._require_compiled()
+        self._require_compiled()
         epochs = _checks.positive_int("epochs", epochs, minimum=0)
         batch_size = _checks.positive_int("batch_size", batch_size)
         validation_split = _checks.finite_float("validation_split", validation_split,
                                                 low=0, high=1, high_open=True)
         x, y = self._check_xy(x, y)
-        self._require_compiled()
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
@@ -387,11 +383,9 @@ class Sequential:
 
     def evaluate(self, x, y, batch_size=32):
         """[loss, accuracy] over (x, y), batch-size-weighted means (just [loss] without metrics)."""
-        if self.optimizer is None:
-            self._require_compiled()
+        self._require_compiled()
         batch_size = _checks.positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
-        self._require_compiled()
         result = self._evaluate(self._batchable(x), y, batch_size)
         return result if "accuracy" in self.metrics else result[:1]
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from npembed import Sequential, gradcheck, losses
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
-from strategies import finite, float_inputs, id_batches, seeds
+from strategies import float_inputs, id_batches, seeds
 
 
 def built(layer, input_shape, seed=0):
@@ -93,9 +93,8 @@ def test_whole_tutorial_shaped_model(kernels, batch, mask_zero, hidden, seed, da
                         Dense(hidden, activation="relu"), Dense(1, activation="sigmoid")],
                        seed=seed, dtype="float64")
     model.compile()
-    model._check_x(ids)
-    hidden_z = model._forward(model.layers[0].check_input(ids)) is not None and model.layers[2].logits
-    assume(np.abs(hidden_z).min() > 1e-4)
+    model._forward(model._check_x(ids))
+    assume(np.abs(model.layers[2].logits).min() > 1e-4)              # away from ReLU's kink
     gradcheck.check_model(model, ids, y)
 
 

@@ -1,5 +1,4 @@
 """IMDB from raw reviews: tokenizer, ranks, Keras ids, cache, sources and bad input."""
-import gzip
 import io
 import tarfile
 import warnings
