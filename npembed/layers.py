@@ -145,7 +145,7 @@ class Embedding(Layer):
     # (batch, steps, dim) tensor is made, and padding costs O(1) per row.
     def forward_mean(self, ids):
         """ids (batch, steps) or kernels.Bags -> mean vector of each row (batch, output_dim)."""
-        self._bags = ids if isinstance(ids, kernels.Bags) else kernels.Bags.from_padded(ids)
+        self._bags = ids if isinstance(ids, kernels.Bags) else kernels.Bags.from_padded(ids, self.dtype)
         pooled, self._n_real = kernels.pooled_lookup(self._bags, self.params["embeddings"], self.mask_zero)
         return pooled
 

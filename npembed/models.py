@@ -361,7 +361,7 @@ class Sequential:
 
     def _batchable(self, x):
         """Where batches are taken from: for the fused first step, the ids packed once without padding."""
-        return kernels.Bags.from_padded(x) if isinstance(self._steps[0], _PooledEmbedding) else x
+        return kernels.Bags.from_padded(x, self.dtype) if isinstance(self._steps[0], _PooledEmbedding) else x
 
     @staticmethod
     def _take(source, rows):
