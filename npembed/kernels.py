@@ -155,11 +155,11 @@ def _entries(bags):
 def step_gradients(d_pooled, n_real, steps, mask_zero):
     """d_step (batch, dim): the gradient every averaged step of a row receives, d_pooled / divisor.
 
-    # d(mean)/dx_t = 1/divisor, divisor = n_real (masked) or steps (unmasked); 0 rows get 0.
+    d(mean)/dx_t = 1/divisor, divisor = n_real (masked) or steps (unmasked). A masked row of
+    padding only has no step to receive it, so its divisor 0 is replaced by 1 without harm.
     """
     divisor = n_real if mask_zero else np.full_like(n_real, steps)
-    scale = np.where(divisor > 0, 1.0 / np.maximum(divisor, 1), 0.0)
-    return np.ascontiguousarray(d_pooled * scale[:, None].astype(d_pooled.dtype))
+    return d_pooled / np.maximum(divisor, 1)[:, None].astype(d_pooled.dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,13 +17,13 @@ from . import _checks, kernels
 def sigmoid(z):
     """1 / (1 + exp(-z)), without overflow for any z."""
     e = np.exp(-np.abs(z))                     # in (0, 1]: never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+    return (np.where(z >= 0, 1, e) / (1 + e)).astype(z.dtype, copy=False)
 
 
 ACTIVATIONS = {
     # name: (f(z), da/dz given z and a)
     "linear": (lambda z: z, lambda z, a: np.ones_like(z)),
-    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, a: z > 0),     # a bool mask multiplies as 0 / 1
     "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
 }
 

@@ -10,9 +10,9 @@ def binary_crossentropy_from_logits(y, logits):
     loss_i = max(z, 0) - z y + log(1 + exp(-|z|));  d loss / d z_i = (sigmoid(z_i) - y_i) / batch.
     """
     z = logits
-    per_sample = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    e = np.exp(-np.abs(z))
-    p = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    e = np.exp(-np.abs(z))                                   # in (0, 1]: never overflows
+    per_sample = np.maximum(z, 0) - z * y + np.log1p(e)
+    p = np.where(z >= 0, 1, e) / (1 + e)                     # sigmoid(z), both signs stable
     return float(per_sample.mean()), ((p - y) / len(y)).astype(logits.dtype, copy=False)
 
 

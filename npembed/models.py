@@ -58,21 +58,56 @@ class _PooledEmbedding:
         return self.embedding.backward_mean(d_pooled)
 
 
-@contextlib.contextmanager
-def _interrupts_deferred():
-    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt."""
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield
-        return
-    received = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+class _HeldInterrupts:
+    """Holds Ctrl-C (SIGINT) while the weights are being updated: each weight gets the update, or none.
+
+    ``with held.installed():`` puts a handler in place once around a training loop; inside it,
+    ``with held:`` marks one update (two attribute writes, so it costs nothing per batch).
+    Ctrl-C outside an update reaches the previous handler at once (KeyboardInterrupt by default);
+    during an update, right after it. Outside ``installed`` (or off the main thread) nothing is held.
+    """
+
+    def __init__(self):
+        self.previous = None                 # the handler to deliver to; None when not installed
+        self.updating = False
+        self.pending = None                  # (signum, frame) of a held Ctrl-C
+
+    def _handle(self, signum, frame):
+        if self.updating:
+            self.pending = (signum, frame)
+        else:
+            self._deliver(signum, frame)
+
+    def _deliver(self, signum, frame):
+        if callable(self.previous):
+            self.previous(signum, frame)
+        elif self.previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self):
+        previous = signal.getsignal(signal.SIGINT)
+        if self.previous is not None or previous is None or \
+                threading.current_thread() is not threading.main_thread():
+            yield                            # already installed (nested), or cannot be
+            return
+        self.previous = previous
+        signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self.previous, self.pending = None, None
+
+    def __enter__(self):                     # ``with held:`` marks one update
+        self.updating = True
+
+    def __exit__(self, *exc):
+        self.updating = False
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._deliver(*pending)
+        return False
 
 
 def _snake_case(name):
@@ -107,6 +142,7 @@ class Sequential:
         self.loss = None
         self.metrics = []
         self.stop_training = False
+        self._held_interrupts = _HeldInterrupts()
         for layer in layers or []:
             self.add(layer)
 
@@ -234,7 +270,7 @@ class Sequential:
                 f"the loss became {loss} (learning rate too high?); training stopped and the "
                 "weights are those from before this batch")
         self._backward(d)
-        with _interrupts_deferred():            # every weight gets this update, or none does
+        with self._held_interrupts:             # every weight gets this update, or none does
             self.optimizer.step(self._params, self._grads)
         return loss, accuracy
 
@@ -270,7 +306,8 @@ class Sequential:
     def train_on_batch(self, x, y):
         """One update on (x, y); returns [loss, accuracy] of the batch before the update."""
         x, y = self._check_xy(x, y)
-        return list(self._train_step(x, y))
+        with self._held_interrupts.installed():
+            return list(self._train_step(x, y))
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, verbose=1, callbacks=None):
@@ -301,56 +338,63 @@ class Sequential:
         history = History({"epochs": epochs, "batch_size": batch_size, "samples": len(x)})
         self.history = history
         self.stop_training = False
-        n = len(x)
         for callback in callbacks:
             if hasattr(callback, "set_model"):
                 callback.set_model(self)
         self._call(callbacks, "on_train_begin", {})
-        for epoch in range(epochs):
-            self._call(callbacks, "on_epoch_begin", epoch, {})
-            started = time.perf_counter()
-            order = self.rng.permutation(n) if shuffle else np.arange(n)
-            loss_sum = accuracy_sum = 0.0
-            seen = 0
-            for batch, start in enumerate(range(0, n, batch_size)):
-                rows = order[start:start + batch_size]
-                try:
-                    loss, accuracy = self._train_step(self._take(train_source, rows), y[rows])
-                except FloatingPointError:
-                    # the update was not applied; a TerminateOnNaN callback turns this into a stop
-                    self._call(callbacks, "on_batch_end", batch,
-                               {"loss": float("nan"), "accuracy": float("nan"), "size": len(rows)})
-                    if not self.stop_training:
-                        raise
+        with self._held_interrupts.installed():     # Ctrl-C never splits an update
+            for epoch in range(epochs):
+                self._call(callbacks, "on_epoch_begin", epoch, {})
+                started = time.perf_counter()
+                loss_sum, accuracy_sum, seen = self._train_epoch(train_source, y, batch_size, shuffle,
+                                                                 callbacks)
+                if seen == 0:
                     break
-                loss_sum += loss * len(rows)          # batch-size-weighted epoch means
-                accuracy_sum += accuracy * len(rows)
-                seen += len(rows)
-                if callbacks:
-                    self._call(callbacks, "on_batch_end", batch,
-                               {"loss": loss, "accuracy": accuracy, "size": len(rows)})
-                    if self.stop_training:
-                        break
-            if seen == 0:
-                break
-            logs = {"loss": loss_sum / seen}
-            if "accuracy" in self.metrics:
-                logs["accuracy"] = accuracy_sum / seen
-            if val_source is not None:
-                val = self._evaluate(val_source, y_val, batch_size)
-                logs["val_loss"] = val[0]
+                logs = {"loss": loss_sum / seen}
                 if "accuracy" in self.metrics:
-                    logs["val_accuracy"] = val[1]
-            seconds = time.perf_counter() - started
-            history.append(epoch, logs, seconds)
-            if verbose:
-                shown = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {seconds:.3f}s - {shown}", flush=True)
-            self._call(callbacks, "on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
+                    logs["accuracy"] = accuracy_sum / seen
+                if val_source is not None:
+                    val = self._evaluate(val_source, y_val, batch_size)
+                    logs["val_loss"] = val[0]
+                    if "accuracy" in self.metrics:
+                        logs["val_accuracy"] = val[1]
+                seconds = time.perf_counter() - started
+                history.append(epoch, logs, seconds)
+                if verbose:
+                    shown = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+                    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.3f}s - {shown}", flush=True)
+                self._call(callbacks, "on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
         self._call(callbacks, "on_train_end", {})
         return history
+
+    def _train_epoch(self, source, y, batch_size, shuffle, callbacks):
+        """One pass over the training data in a fresh order: (loss sum, accuracy sum, samples seen),
+        the sums weighted by batch size. Stops early when a callback sets ``stop_training``."""
+        order = self.rng.permutation(len(y)) if shuffle else np.arange(len(y))
+        loss_sum = accuracy_sum = 0.0
+        seen = 0
+        for batch, start in enumerate(range(0, len(y), batch_size)):
+            rows = order[start:start + batch_size]
+            try:
+                loss, accuracy = self._train_step(self._take(source, rows), y[rows])
+            except FloatingPointError:
+                # the update was not applied; a TerminateOnNaN callback turns this into a stop
+                self._call(callbacks, "on_batch_end", batch,
+                           {"loss": float("nan"), "accuracy": float("nan"), "size": len(rows)})
+                if not self.stop_training:
+                    raise
+                break
+            loss_sum += loss * len(rows)
+            accuracy_sum += accuracy * len(rows)
+            seen += len(rows)
+            if callbacks:
+                self._call(callbacks, "on_batch_end", batch,
+                           {"loss": loss, "accuracy": accuracy, "size": len(rows)})
+                if self.stop_training:
+                    break
+        return loss_sum, accuracy_sum, seen
 
     @staticmethod
     def _call(callbacks, hook, *args):

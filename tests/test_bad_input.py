@@ -243,3 +243,58 @@ def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
     for a, b in zip(interrupted.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_in_fit_stops_after_the_update_and_restores_the_handler(rng, monkeypatch):
+    import os
+    import signal
+
+    from npembed import kernels
+    x, y = reviews(rng, n=40, vocab=20, steps=6)
+    interrupted, twin = tutorial_model(vocab=20, seed=5), tutorial_model(vocab=20, seed=5)
+    original = kernels.adam_update
+    calls = []
+
+    def interrupt_in_third_step(*args):
+        original(*args)
+        calls.append(1)
+        if len(calls) == 11:                              # the first weight of the third batch
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(kernels, "adam_update", interrupt_in_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert len(calls) == 15                                 # three whole steps, then the stop
+    monkeypatch.setattr(kernels, "adam_update", original)
+    twin.build((None, 6))                                   # the same generator draws, then
+    order = twin.rng.permutation(40)                        # the same three batches by hand
+    for start in (0, 8, 16):
+        twin.train_on_batch(x[order[start:start + 8]], y[order[start:start + 8]])
+    for a, b in zip(interrupted.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_in_fit_reaches_a_custom_handler(rng):
+    import os
+    import signal
+
+    from npembed.callbacks import Callback
+    x, y = reviews(rng, n=40, vocab=20, steps=6)
+    received = []
+
+    class CtrlCAfterSecondBatch(Callback):
+        def on_batch_end(self, batch, logs):
+            if batch == 1:
+                os.kill(os.getpid(), signal.SIGINT)        # outside an update: delivered at once
+
+    def handler(signum, frame):
+        received.append(signum)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        history = tutorial_model(vocab=20).fit(x, y, epochs=2, batch_size=8, verbose=0,
+                                               callbacks=[CtrlCAfterSecondBatch()])
+        assert received == [signal.SIGINT] * 2              # the user's handler ran; fit went on
+        assert len(history.epoch) == 2
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
