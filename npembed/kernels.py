@@ -100,31 +100,37 @@ class Bags:
 # --------------------------------------------------------------------------------------------
 
 def pack_reference(ids):
-    """NumPy reference. ids (n, steps) -> bag_ids int32, counts int64, offsets int64 (n + 1,)."""
+    """NumPy reference. ids (n, steps) -> bag_ids int32, counts int32, offsets int64 (n + 1,)."""
     row, step = np.nonzero(ids)
     width = int(ids.max(initial=0)) + 1
     keys, counts = np.unique(row * width + ids[row, step], return_counts=True)   # sorted by (row, id)
     bag_rows, bag_ids = np.divmod(keys, width)
     offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(np.bincount(bag_rows, minlength=len(ids)), out=offsets[1:])
-    return bag_ids.astype(np.int32), counts.astype(np.int64), offsets
+    return bag_ids.astype(np.int32), counts.astype(np.int32), offsets
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _pack_numba(tokens, token_offsets):
-    # tokens: the real ids of every row, row after row (token_offsets (n + 1,)); sorted in place
-    n = len(token_offsets) - 1
+def _pack_numba(ids, token_offsets):
+    # token_offsets (n + 1,): where each row's real ids go in one buffer of all real ids
+    n, steps = ids.shape
+    tokens = np.empty(token_offsets[n], dtype=np.int32)
     distinct = np.zeros(n + 1, dtype=np.int64)
-    for r in numba.prange(n):
+    for r in numba.prange(n):                        # each row's real ids, sorted; count distinct
         row = tokens[token_offsets[r]:token_offsets[r + 1]]
+        m = 0
+        for t in range(steps):
+            if ids[r, t] != 0:
+                row[m] = ids[r, t]
+                m += 1
         row.sort()
-        for i in range(len(row)):
+        for i in range(m):
             if i == 0 or row[i] != row[i - 1]:
                 distinct[r + 1] += 1
     offsets = np.cumsum(distinct)
     bag_ids = np.empty(offsets[n], dtype=np.int32)
-    counts = np.zeros(offsets[n], dtype=np.int64)
-    for r in numba.prange(n):
+    counts = np.zeros(offsets[n], dtype=np.int32)
+    for r in numba.prange(n):                        # runs of equal ids -> (id, count)
         row = tokens[token_offsets[r]:token_offsets[r + 1]]
         p = offsets[r] - 1
         for i in range(len(row)):
@@ -136,13 +142,12 @@ def _pack_numba(tokens, token_offsets):
 
 
 def pack(ids):
-    """ids (n, steps) non-negative -> (bag_ids int32, counts int64, offsets int64), see Bags."""
+    """ids (n, steps) in [0, 2**31) -> (bag_ids int32, counts int32, offsets int64), see Bags."""
     if _kernels == "numpy":
         return pack_reference(ids)
-    is_real = ids != 0
     token_offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(np.count_nonzero(is_real, axis=1), out=token_offsets[1:])
-    return _pack_numba(np.ascontiguousarray(ids[is_real], dtype=np.int32), token_offsets)
+    np.cumsum(np.count_nonzero(ids, axis=1), out=token_offsets[1:])
+    return _pack_numba(np.ascontiguousarray(ids), token_offsets)
 
 
 def _entries(bags):

@@ -94,6 +94,7 @@ def test_unknown_names():
 @pytest.mark.parametrize("make, message", [
     (lambda: Embedding(0, 4), "input_dim"), (lambda: Embedding(10, -1), "output_dim"),
     (lambda: Embedding(10.0, 4), "input_dim"), (lambda: Embedding(1, 4, mask_zero=True), "input_dim"),
+    (lambda: Embedding(2**31, 4), "input_dim must be <= 2147483647"),
     (lambda: Embedding(10, 4, mask_zero="yes"), "mask_zero"), (lambda: Dense(0), "units"),
     (lambda: Sequential([], dtype="int32"), "dtype"), (lambda: Sequential([], seed=-1), "seed"),
     (lambda: Sequential(["dense"]), "layers"),
@@ -191,13 +192,13 @@ def test_load_model_refuses_huge_declared_sizes_before_allocating(tmp_path, mode
     model.save(good)
 
     def huge_embedding(config):
-        config["layers"][0]["config"]["input_dim"] = 10**12
+        config["layers"][0]["config"]["input_dim"] = 2**31 - 1
     with pytest.raises(ValueError, match="layers declare weights"):
         load_model(_rewrite(good, tmp_path / "a.npz", huge_embedding))
 
     def huge_everything(config):
-        config["layers"][0]["config"]["input_dim"] = 10**12
-        config["weights"][0][1] = [10**12, 4]
+        config["layers"][0]["config"]["input_dim"] = 2**31 - 1
+        config["weights"][0][1] = [2**31 - 1, 4]
     with pytest.raises(ValueError, match="stored with shape"):
         load_model(_rewrite(good, tmp_path / "b.npz", huge_everything))
     # a member whose header (and config) claim a huge array, but which holds only 20 x 4 floats

@@ -86,7 +86,7 @@ def test_pack_agrees_and_is_the_count_matrix(batch):
     for a, b in zip(fast, ref):
         np.testing.assert_array_equal(a, b)
     bag_ids, counts, offsets = fast
-    assert bag_ids.dtype == np.int32 and counts.dtype == offsets.dtype == np.int64
+    assert bag_ids.dtype == counts.dtype == np.int32 and offsets.dtype == np.int64
     for r, row in enumerate(ids):                   # each row: distinct real ids ascending, counts
         present, how_often = np.unique(row[row != 0], return_counts=True)
         np.testing.assert_array_equal(bag_ids[offsets[r]:offsets[r + 1]], present)
