@@ -50,10 +50,10 @@ class Bags:
     padding. A batch is ``bags.take(rows)``: the rows are selected, no data is copied.
     """
 
-    def __init__(self, ids, counts, offsets, n_real, steps, rows=None, owners=None):
-        self.ids, self.counts, self.offsets, self.lengths = ids, counts, offsets, n_real
+    def __init__(self, ids, counts, offsets, lengths, steps, rows=None, owners=None):
+        self.ids, self.counts, self.offsets, self.lengths = ids, counts, offsets, lengths
         self.steps = int(steps)
-        self.rows = np.arange(len(n_real)) if rows is None else rows
+        self.rows = np.arange(len(lengths)) if rows is None else rows
         self._owners = {} if owners is None else owners      # shared by every batch taken
 
     @classmethod
@@ -82,9 +82,8 @@ class Bags:
         ids in ascending order, so each part's entries are one slice. Computed once per parts.
         """
         if parts not in self._owners:
-            per_id = np.bincount(self.ids, minlength=1).cumsum()
-            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts) if len(self.ids) \
-                else np.zeros(parts - 1, dtype=np.int64)
+            per_id = np.bincount(self.ids, minlength=1).cumsum()      # entries with id <= k
+            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)
             cuts = np.empty((len(self.lengths), parts + 1), dtype=np.int64)
             cuts[:, 0], cuts[:, parts] = self.offsets[:-1], self.offsets[1:]
             for p, bound in enumerate(bounds, start=1):

@@ -109,6 +109,10 @@ def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     for p in range(parts - 1):                      # ranges of ids, in order: no id has two owners
         assert not owned[p] or not owned[p + 1] or max(owned[p]) < min(owned[p + 1])
     assert bags.split_by_owner(parts) is cuts       # computed once per packing
+    # balanced: no part holds more than its share plus the entries of the one id at its boundary
+    per_part = np.diff(cuts, axis=1).sum(axis=0)
+    largest_id = np.bincount(bags.ids).max(initial=0)
+    assert per_part.max() <= len(bags.ids) / parts + largest_id
 
 
 @given(batch=id_batches(max_vocab=9, max_batch=5, max_steps=8), dim=st.integers(1, 6), dtype=dtypes,
