@@ -165,11 +165,11 @@ def check_model(model, x, y, **options):
     x, y = model._check_xy(x, y)
 
     def f():
-        return model._loss(y, model._forward(x))[0]
+        return model._loss(y, model._forward(x, for_loss=True))[0]
 
     for grad in model._grads.values():
         grad.fill(0)
-    model._backward(model._loss(y, model._forward(x))[2])
+    model._backward(model._loss(y, model._forward(x, for_loss=True))[2])
     analytic = {key: grad.copy() for key, grad in model._grads.items()}
     return check_gradients(f, analytic, model._params, **options)
 

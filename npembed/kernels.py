@@ -162,8 +162,9 @@ def step_gradients(d_pooled, n_real, steps, mask_zero):
     d(mean)/dx_t = 1/divisor, divisor = n_real (masked) or steps (unmasked). A masked row of
     padding only has no step to receive it, so its divisor 0 is replaced by 1 without harm.
     """
-    divisor = n_real if mask_zero else np.full_like(n_real, steps)
-    return d_pooled / np.maximum(divisor, 1)[:, None].astype(d_pooled.dtype)
+    if not mask_zero:
+        return d_pooled / d_pooled.dtype.type(steps)
+    return d_pooled / np.maximum(n_real, 1)[:, None].astype(d_pooled.dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -224,10 +224,14 @@ class Dense(Layer):
         return x
 
     def forward(self, x, mask=None):
-        self._x = x
-        self.logits = x @ self.params["kernel"] + self.params["bias"]     # z, before activation
-        self._y = self._f(self.logits)
+        self._y = self._f(self.forward_logits(x))
         return self._y
+
+    def forward_logits(self, x):
+        """z = x @ kernel + bias, before the activation (what a from-logits loss reads)."""
+        self._x = x
+        self.logits = x @ self.params["kernel"] + self.params["bias"]
+        return self.logits
 
     def backward(self, dy):
         return self.backward_logits(dy * self._df(self.logits, self._y))

@@ -13,7 +13,7 @@ def binary_crossentropy_from_logits(y, logits):
     e = np.exp(-np.abs(z))                                   # in (0, 1]: never overflows
     per_sample = np.maximum(z, 0) - z * y + np.log1p(e)
     p = np.where(z >= 0, 1, e) / (1 + e)                     # sigmoid(z), both signs stable
-    return float(per_sample.mean()), ((p - y) / len(y)).astype(logits.dtype, copy=False)
+    return float(per_sample.sum() / len(y)), ((p - y) / len(y)).astype(logits.dtype, copy=False)
 
 
 def binary_crossentropy(y, p):
@@ -27,7 +27,7 @@ def binary_crossentropy(y, p):
 
 def binary_accuracy(y, scores, threshold):
     """Fraction of rows where (score > threshold) equals the label."""
-    return float(((scores > threshold) == (y > 0.5)).mean())
+    return np.count_nonzero((scores > threshold) == (y > 0.5)) / len(y)
 
 
 LOSSES = ("binary_crossentropy",)

@@ -233,23 +233,25 @@ class Sequential:
     # ---------------------------------------------------------------------------------------
     # One batch: forward, loss, backward, update
     # ---------------------------------------------------------------------------------------
-    def _forward(self, x):
+    def _forward(self, x, for_loss=False):
+        """The model's output for x; with for_loss=True, what the loss reads: the last layer's
+        logits when the loss works from logits (its sigmoid is then never evaluated)."""
+        from_logits = for_loss and self._from_logits
         mask = None
-        for step in self._steps:
+        for step in self._steps[:-1] if from_logits else self._steps:
             next_mask = step.compute_mask(x, mask)
             x = step.forward(x, mask)
             mask = next_mask
-        return x
+        return self._steps[-1].forward_logits(x) if from_logits else x
 
-    def _loss(self, y, output):
-        """(loss, accuracy, d loss / d last-layer input to backward)."""
+    def _loss(self, y, scores):
+        """(loss, accuracy, d loss / d scores) for scores = _forward(x, for_loss=True)."""
         if self._from_logits:
-            logits = self.layers[-1].logits
-            loss, d = losses.binary_crossentropy_from_logits(y, logits)
-            accuracy = losses.binary_accuracy(y, logits, 0.0)     # p > 0.5  <=>  z > 0
+            loss, d = losses.binary_crossentropy_from_logits(y, scores)
+            accuracy = losses.binary_accuracy(y, scores, 0.0)     # p > 0.5  <=>  z > 0
         else:
-            loss, d = losses.binary_crossentropy(y, output)
-            accuracy = losses.binary_accuracy(y, output, 0.5)
+            loss, d = losses.binary_crossentropy(y, scores)
+            accuracy = losses.binary_accuracy(y, scores, 0.5)
         return loss, accuracy, d
 
     def _backward(self, d):
@@ -263,8 +265,7 @@ class Sequential:
     def _train_step(self, x, y):
         for grad in self._grads.values():
             grad.fill(0)
-        output = self._forward(x)
-        loss, accuracy, d = self._loss(y, output)
+        loss, accuracy, d = self._loss(y, self._forward(x, for_loss=True))
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"the loss became {loss} (learning rate too high?); training stopped and the "
@@ -420,7 +421,7 @@ class Sequential:
     def _evaluate(self, source, y, batch_size):
         loss_sum = accuracy_sum = 0.0
         for rows, xb in self._batches(source, batch_size):
-            loss, accuracy, _ = self._loss(y[rows], self._forward(xb))
+            loss, accuracy, _ = self._loss(y[rows], self._forward(xb, for_loss=True))
             loss_sum += loss * len(rows)
             accuracy_sum += accuracy * len(rows)
         return [loss_sum / len(y), accuracy_sum / len(y)]

@@ -63,6 +63,11 @@ def test_fit_learns_and_history_has_keras_keys(rng):
     loss, accuracy = model.evaluate(x, y)
     assert accuracy > 0.9 and np.isfinite(loss)
     assert model.predict(x[:7], batch_size=3).shape == (7, 1)
+    # evaluate (which reads the logits) agrees with cross-entropy on predict's probabilities
+    p = model.predict(x, batch_size=len(x))[:, 0].astype(np.float64)
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert model.evaluate(x, y, batch_size=len(x)) == pytest.approx([expected, np.mean((p > 0.5) == y)],
+                                                                    rel=1e-5)
 
 
 def test_validation_split_holds_out_the_last_fraction_and_shuffles_each_epoch(rng, monkeypatch):
