@@ -18,7 +18,7 @@ import zipfile
 
 import numpy as np
 
-from . import _checks, kernels, losses, optimizers
+from . import _checks, _threads, kernels, losses, optimizers
 from ._io import atomic_write
 from .layers import LAYERS, Dense, Embedding, GlobalAveragePooling1D, Layer
 
@@ -307,7 +307,7 @@ class Sequential:
     def train_on_batch(self, x, y):
         """One update on (x, y); returns [loss, accuracy] of the batch before the update."""
         x, y = self._check_xy(x, y)
-        with self._held_interrupts.installed():
+        with self._held_interrupts.installed(), _threads.blas_single_threaded():
             return list(self._train_step(x, y))
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
@@ -343,7 +343,8 @@ class Sequential:
             if hasattr(callback, "set_model"):
                 callback.set_model(self)
         self._call(callbacks, "on_train_begin", {})
-        with self._held_interrupts.installed():     # Ctrl-C never splits an update
+        # Ctrl-C never splits an update; BLAS leaves the cores to the kernels (see _threads)
+        with self._held_interrupts.installed(), _threads.blas_single_threaded():
             for epoch in range(epochs):
                 self._call(callbacks, "on_epoch_begin", epoch, {})
                 started = time.perf_counter()
@@ -420,10 +421,11 @@ class Sequential:
 
     def _evaluate(self, source, y, batch_size):
         loss_sum = accuracy_sum = 0.0
-        for rows, xb in self._batches(source, batch_size):
-            loss, accuracy, _ = self._loss(y[rows], self._forward(xb, for_loss=True))
-            loss_sum += loss * len(rows)
-            accuracy_sum += accuracy * len(rows)
+        with _threads.blas_single_threaded():
+            for rows, xb in self._batches(source, batch_size):
+                loss, accuracy, _ = self._loss(y[rows], self._forward(xb, for_loss=True))
+                loss_sum += loss * len(rows)
+                accuracy_sum += accuracy * len(rows)
         return [loss_sum / len(y), accuracy_sum / len(y)]
 
     def evaluate(self, x, y, batch_size=32):
@@ -438,7 +440,8 @@ class Sequential:
         """Model outputs for x, shape (n, units of the last layer)."""
         batch_size = _checks.positive_int("batch_size", batch_size)
         source = self._batchable(self._check_x(x))
-        return np.concatenate([self._forward(xb).copy() for _, xb in self._batches(source, batch_size)])
+        with _threads.blas_single_threaded():
+            return np.concatenate([self._forward(xb).copy() for _, xb in self._batches(source, batch_size)])
 
     # ---------------------------------------------------------------------------------------
     # Weights and files

@@ -219,3 +219,22 @@ def test_kernels_paths_train_to_the_same_weights(rng):
             npembed.set_kernels("numba")
     for a, b in zip(results["numba"], results["numpy"]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_blas_runs_on_one_thread_while_training_and_is_restored(rng):
+    """NumPy's BLAS must not compete with Numba's threads for the cores (see npembed._threads)."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"}
+    before = blas_threads()                 # NumPy's BLAS (others, e.g. SciPy's, may load later)
+    seen = []
+
+    class Record:
+        def on_batch_end(self, batch, logs):
+            seen.append({path: threads for path, threads in blas_threads().items() if path in before})
+    x, y = reviews(rng)
+    tutorial_model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[Record()])
+    assert before and seen and all(threads == {path: 1 for path in before} for threads in seen)
+    assert {path: threads for path, threads in blas_threads().items() if path in before} == before
