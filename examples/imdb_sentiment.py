@@ -74,10 +74,9 @@ def main(argv=None):
     word_index = imdb.get_word_index(args.data)
     print("First review, decoded:", imdb.decode_review(train_data[0], word_index)[:300], "...")
     train_x = pad_sequences(train_data, maxlen=args.maxlen, padding="post")
-    test_x = pad_sequences(test_data, maxlen=args.maxlen, padding="post")
-    del train_data, test_data                 # the padded arrays are all that is needed from here
+    del train_data                            # the padded array is all that training needs
     data_seconds = time.perf_counter() - t
-    print(f"Loaded {len(train_x):,} training and {len(test_x):,} test reviews in {data_seconds:.2f}s")
+    print(f"Loaded {len(train_x):,} training and {len(test_data):,} test reviews in {data_seconds:.2f}s")
 
     # 2. model
     model = Sequential([
@@ -95,6 +94,9 @@ def main(argv=None):
     history = model.fit(train_x, train_labels, epochs=args.epochs, batch_size=args.batch_size,
                         validation_split=0.2, verbose=0 if args.quiet else 1)
     fit_seconds = time.perf_counter() - t
+    del train_x                               # padded test reviews next: never both at once (memory)
+    test_x = pad_sequences(test_data, maxlen=args.maxlen, padding="post")
+    del test_data
     test_loss, test_accuracy = model.evaluate(test_x, test_labels, batch_size=args.batch_size)
     print(f"Trained {args.epochs} epochs in {fit_seconds:.2f}s; "
           f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")

@@ -402,7 +402,8 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
     rng = np.random.RandomState(seed)
     out = []
     for split in SPLITS:
-        ranks, lengths = data[f"{split}_ranks"], data[f"{split}_lengths"]
+        # popped: the ranks are turned into ids in place and freed, split after split
+        ranks, lengths = data.pop(f"{split}_ranks"), data[f"{split}_lengths"]
         labels = data[f"{split}_labels"]
         order = np.arange(len(lengths))
         rng.shuffle(order)
@@ -422,10 +423,11 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
 def _keras_ids(ranks, lengths, num_words, skip_top, start_char, oov_char, index_from):
     """Flat ranks -> flat Keras ids and new lengths (start_char prepended, out-of-range ids replaced).
 
-    Works in place on int32 arrays: load_data's peak memory stays near the size of its output.
+    Works in place on ranks when they are int32 (the caller gives them up): load_data's peak memory
+    stays near the size of its output.
     """
     dtype = np.int32 if len(ranks) == 0 or int(ranks.max()) + index_from < 2**31 - 1 else np.int64
-    body = ranks.astype(dtype)
+    body = ranks.astype(dtype, copy=False)
     outside = body == 0                                   # not in the training vocabulary
     body += index_from
     body[outside] = -1
