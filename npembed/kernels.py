@@ -290,15 +290,28 @@ def adam_update_reference(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2,
     w -= alpha * m / (np.sqrt(v) + epsilon)
 
 
+@numba.njit(inline="always")
+def _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    gi = g[i]
+    mi = m[i] + (gi - m[i]) * one_minus_beta_1
+    vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2
+    m[i] = mi
+    v[i] = vi
+    w[i] -= alpha * mi / (np.sqrt(vi) + epsilon)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _adam_update_numba(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     for i in numba.prange(w.size):
-        gi = g[i]
-        mi = m[i] + (gi - m[i]) * one_minus_beta_1
-        vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2
-        m[i] = mi
-        v[i] = vi
-        w[i] -= alpha * mi / (np.sqrt(vi) + epsilon)
+        _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+
+
+@numba.njit(cache=True, nogil=True)
+def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    # the same entry update on one thread: for small weights (a Dense kernel or bias), waking the
+    # other threads costs more than the update itself (10 us vs 2 us per call)
+    for i in range(w.size):
+        _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,10 +344,14 @@ def scatter_add(ids, d_vectors, d_embeddings):
     _scatter_add_numba(ids, d_vectors, d_embeddings)
 
 
+PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on one thread
+
+
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
     """One Keras-form Adam step on w, m, v in place; scalars are cast to w's dtype."""
     as_dtype = w.dtype.type
     args = (as_dtype(alpha), as_dtype(1.0 - beta_1), as_dtype(1.0 - beta_2), as_dtype(epsilon))
     if _kernels == "numpy":
         return adam_update_reference(w, g, m, v, *args)
-    _adam_update_numba(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
+    kernel = _adam_update_numba if w.size >= PARALLEL_ADAM_SIZE else _adam_update_serial
+    kernel(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)

@@ -130,8 +130,10 @@ def test_scatter_add_agrees(batch, dim, dtype, seed):
     assert counts.sum() == ids.size
 
 
-@given(size=st.integers(1, 300), steps=st.integers(1, 5), dtype=dtypes, seed=seeds)
-def test_adam_update_agrees(size, steps, dtype, seed):
+@given(size=st.integers(1, 300), steps=st.integers(1, 5), dtype=dtypes, seed=seeds, parallel=st.booleans())
+def test_adam_update_agrees(size, steps, dtype, seed, parallel, monkeypatch):
+    # both Numba kernels: the parallel one (big weights) and the one-thread one (small weights)
+    monkeypatch.setattr(kernels, "PARALLEL_ADAM_SIZE", 1 if parallel else 10**9)
     rng = np.random.default_rng(seed)
     w, m, v = (rng.normal(size=size).astype(dtype) for _ in range(3))
     v = np.abs(v)
