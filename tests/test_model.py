@@ -160,6 +160,27 @@ def test_same_seed_gives_bit_identical_weights(kernels, rng):
     assert not np.array_equal(other.get_weights()[0], runs[0][0])
 
 
+def test_bit_identical_for_any_number_of_threads(rng):
+    """Reviews are pooled independently, each embedding row's gradient has one owner thread that adds
+    in batch order, Adam is element-wise and BLAS runs on one thread: the thread count cannot
+    change a single bit of training."""
+    import numba
+    x, y = reviews(rng, n=600, vocab=300, steps=40)
+    previous = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            model = tutorial_model(vocab=300, dim=8, seed=3)
+            model.fit(x, y, epochs=2, batch_size=128, validation_split=0.2, verbose=0)
+            runs.append(model.get_weights())
+    finally:
+        numba.set_num_threads(previous)
+    for weights in runs[1:]:
+        for a, b in zip(runs[0], weights):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_bit_identical_across_processes(tmp_path):
     script = textwrap.dedent("""
         import hashlib, sys
