@@ -255,11 +255,17 @@ class Sequential:
         return loss, accuracy, d
 
     def _backward(self, d):
+        """Gradients into every layer's grads, last layer first. A gradient passed between layers
+        that is not finite raises FloatingPointError: the weights are then still untouched."""
         steps = self._steps
         if self._from_logits:
             d = steps[-1].backward_logits(d)
             steps = steps[:-1]
         for step in reversed(steps):
+            if not np.isfinite(d).all():
+                raise FloatingPointError(
+                    "a gradient became non-finite (weights too large?); training stopped and the "
+                    "weights are those from before this batch")
             d = step.backward(d)
 
     def _train_step(self, x, y):

@@ -144,6 +144,22 @@ def test_diverging_training_stops_with_finite_weights(data):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_a_non_finite_gradient_with_a_finite_loss_stops_before_any_update(data, monkeypatch):
+    from npembed.callbacks import TerminateOnNaN
+    x, y = data
+    model = tutorial_model(vocab=20)
+    model.fit(x, y, epochs=1, batch_size=5, verbose=0)
+    before = model.get_weights()
+    hidden = model.layers[2]
+    monkeypatch.setattr(hidden, "backward", lambda dy: np.full((len(dy), 4), np.inf, np.float32))
+    with pytest.raises(FloatingPointError, match="gradient became non-finite"):
+        model.fit(x, y, epochs=1, batch_size=5, verbose=0)
+    history = model.fit(x, y, epochs=3, batch_size=5, verbose=0, callbacks=[TerminateOnNaN()])
+    assert history.epoch == []                              # stopped in the first batch
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04 truncated"])
 def test_load_model_rejects_foreign_and_corrupt_files(tmp_path, content):
     path = tmp_path / "model.npz"
