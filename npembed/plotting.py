@@ -47,16 +47,48 @@ def plot_word_map(points, words, scores, path, labelled=(), title="Embedding map
                         s=9, alpha=0.8, linewidths=0)
     figure.colorbar(dots, ax=axis, label="sentiment score (along the learned direction)")
     position = {word: i for i, word in enumerate(words)}
-    for word in labelled:
-        if word in position:
-            i = position[word]
-            axis.annotate(word, points[i], fontsize=9, xytext=(3, 3), textcoords="offset points")
-            axis.scatter(*points[i], s=30, facecolors="none", edgecolors="black", linewidths=0.8)
+    marked = [(word, points[position[word]]) for word in labelled if word in position]
+    for _, point in marked:
+        axis.scatter(*point, s=30, facecolors="none", edgecolors="black", linewidths=0.8)
     axis.set_xlabel("principal component 1")
     axis.set_ylabel("principal component 2")
     axis.set_title(title)
     figure.tight_layout()
+    place_labels(axis, marked)
     return save_figure(figure, path)
+
+
+# where a label may go around its point: offset in points, and the text's alignment there
+_LABEL_SPOTS = [((4, 3), "left", "bottom"), ((4, -3), "left", "top"), ((-4, 3), "right", "bottom"),
+                ((-4, -3), "right", "top"), ((4, 13), "left", "bottom"), ((4, -13), "left", "top"),
+                ((-4, 13), "right", "bottom"), ((-4, -13), "right", "top")]
+
+
+def place_labels(axis, marked, fontsize=9):
+    """Label each (word, point) at the first spot around it that overlaps no label placed before.
+
+    Greedy, in the given order; a label with no free spot takes the first one. Returns the texts.
+    """
+    renderer = FigureCanvasAgg(axis.figure).get_renderer()
+
+    def label(word, point, spot):
+        offset, ha, va = spot
+        text = axis.annotate(word, point, fontsize=fontsize, xytext=offset, textcoords="offset points",
+                             ha=ha, va=va)
+        return text, text.get_window_extent(renderer)
+
+    taken, texts = [], []
+    for word, point in marked:
+        for spot in _LABEL_SPOTS:
+            text, box = label(word, point, spot)
+            if not any(box.overlaps(other) for other in taken):
+                break
+            text.remove()
+        else:
+            text, box = label(word, point, _LABEL_SPOTS[0])
+        taken.append(box)
+        texts.append(text)
+    return texts
 
 
 def plot_trajectories(epochs, scores, words, path, title="Words along the sentiment direction"):

@@ -95,3 +95,22 @@ def test_embedding_dynamics_example(tmp_path):
     assert "| 1 |" in table and "| 5 |" in table and "beautiful" in table
     with np.load(out / "snapshots.npz") as saved:
         assert saved["snapshots"].shape == (6, 30, 16)
+
+
+def test_word_map_labels_do_not_overlap_when_a_spot_is_free(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(4, 4))
+    axis = figure.subplots()
+    axis.set_xlim(-1, 1)
+    axis.set_ylim(-1, 1)
+    # four words on one point and two more right beside it: the worst case for fixed offsets
+    marked = [(word, (0.0, 0.0)) for word in ("boring", "awful", "bad", "worst")]
+    marked += [("waste", (0.01, 0.0)), ("dull", (0.0, 0.01))]
+    texts = plotting.place_labels(axis, marked)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in texts]
+    assert [text.get_text() for text in texts] == [word for word, _ in marked]
+    for i in range(len(boxes)):
+        for j in range(i):
+            assert not boxes[i].overlaps(boxes[j]), (marked[i][0], marked[j][0])
