@@ -80,3 +80,29 @@ def test_out_that_is_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     result = run(["--out", str(tmp_path / "file")], tmp_path, check=False)
     assert result.returncode == 2 and "not a folder" in result.stderr
+
+
+def test_ctrl_c_during_training_leaves_earlier_outputs_intact(tmp_path):
+    """An interrupted re-run into the same folder loses nothing and leaves nothing half-written."""
+    import os
+    import signal
+    archive = make_archive(tmp_path / "tiny.tar.gz", np.random.default_rng(0))
+    out = tmp_path / "out"
+    common = ["--data", str(archive), "--out", str(out), "--batch-size", "16", "--maxlen", "30",
+              "--vocab-size", "30", "--embedding-dim", "4"]
+    run(common + ["--epochs", "2"], tmp_path)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    env = dict(os.environ, NPEMBED_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    process = subprocess.Popen([sys.executable, str(EXAMPLE)] + common + ["--epochs", "100000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in process.stdout:                         # wait until training is under way
+            if line.startswith("Epoch 3/"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0 and "KeyboardInterrupt" in stderr
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
