@@ -59,6 +59,41 @@ def time_epochs(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
     return history.epoch_seconds, model
 
 
+def epoch_breakdown(x, y, vocab, dim, epochs, batch_size=512):
+    """Milliseconds per epoch in each Numba kernel, and the rest (the NumPy Dense layers, loss and
+    batching, in Python), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
+    is wrapped in a timer for the measurement and restored afterwards."""
+    from npembed import kernels
+    names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
+             "pooled_lookup_backward": "backward: scatter-add into the gradient (Numba)",
+             "adam_update": "Adam update of every weight (Numba)"}
+    spent = dict.fromkeys(names, 0.0)
+    originals = {name: getattr(kernels, name) for name in names}
+
+    def timed(name):
+        def call(*args):
+            started = time.perf_counter()
+            try:
+                return originals[name](*args)
+            finally:
+                spent[name] += time.perf_counter() - started
+        return call
+    model = tutorial_model(vocab, dim, False)
+    model.fit(x, y, epochs=1, batch_size=batch_size, validation_split=0.2, verbose=0)
+    try:
+        for name in names:
+            setattr(kernels, name, timed(name))
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
+    finally:
+        for name, function in originals.items():
+            setattr(kernels, name, function)
+    total = sum(history.epoch_seconds)
+    parts = {names[name]: seconds / epochs * 1000 for name, seconds in spent.items()}
+    rest = total - sum(spent.values())
+    parts["the rest: Dense layers, loss, batching (NumPy and Python)"] = rest / epochs * 1000
+    return parts
+
+
 def torch_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
     """The same model in PyTorch (nn.EmbeddingBag, mean), same epoch; None without PyTorch."""
     try:
@@ -135,6 +170,7 @@ def main(argv=None):
     result["fit_30_s_runs"] = fits
     rows.append(("npembed numba, mask_zero=False", result["epoch_s_median"]))
     rows.append(("npembed numba, mask_zero=True", result["epoch_s_median_mask_zero"]))
+    result["breakdown_ms_per_epoch"] = epoch_breakdown(x, y, vocab, dim, args.epochs)
     npembed.set_kernels("numpy")
     try:
         seconds, _ = time_epochs(x, y, vocab, dim, False, args.reference_epochs)
@@ -158,6 +194,9 @@ def main(argv=None):
     print(f"\n{'implementation':<48}{'epoch (median)':>16}{'vs npembed':>12}")
     for name, seconds in rows:
         print(f"{name:<48}{seconds * 1000:>13.1f} ms{seconds / fastest:>11.1f}x")
+    print(f"\n{'where an epoch goes (mask_zero=False, one more run)':<64}{'ms per epoch':>14}")
+    for name, ms in result["breakdown_ms_per_epoch"].items():
+        print(f"{name:<64}{ms:>14.1f}")
     print(f"\nfirst epoch of the process (loads, or on a fresh checkout compiles, the kernels): "
           f"{result['first_epoch_s']:.2f} s")
     print("epoch medians of the runs: " + ", ".join(f"{s * 1000:.1f}" for s in runs[False]) + " ms (mask_zero "

@@ -18,3 +18,5 @@ def test_bench_epoch_prints_the_json_keys():
     assert result["torch_epoch_s"] is None                  # --no-torch
     assert result["epoch_s_median"] > 0 and result["numpy_reference_epoch_s"] > 0
     assert "npembed numpy reference" in out.stdout
+    parts = result["breakdown_ms_per_epoch"]            # kernels and the rest, per epoch
+    assert len(parts) == 4 and all(ms > 0 for ms in parts.values())
