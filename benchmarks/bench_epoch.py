@@ -9,6 +9,7 @@ epoch) and a whole 30-epoch fit; the reported figures are the medians over the r
 median. Prints a table; with --json, one JSON object as the last line.
 """
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -49,20 +50,22 @@ def tutorial_model(vocab, dim, mask_zero, seed=0):
     return model
 
 
-def time_epochs(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
-    """Seconds per epoch (the first epoch, which may compile, excluded) and the model."""
+def time_epochs(x, y, vocab, dim, mask_zero, epochs, batch_size=512, around=contextlib.nullcontext):
+    """Seconds per epoch (the first epoch, which may compile, excluded) and the model.
+    ``around()`` is entered for the timed epochs only."""
     model = tutorial_model(vocab, dim, mask_zero)
     started = time.perf_counter()
     model.fit(x, y, epochs=1, batch_size=batch_size, validation_split=0.2, verbose=0)   # warm-up
     model.first_epoch_seconds = time.perf_counter() - started
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
+    with around():
+        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
     return history.epoch_seconds, model
 
 
-def epoch_breakdown(x, y, vocab, dim, epochs, batch_size=512):
+def epoch_breakdown(x, y, vocab, dim, epochs):
     """Milliseconds per epoch in each Numba kernel, and the rest (the NumPy Dense layers, loss and
     batching, in Python), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
-    is wrapped in a timer for the measurement and restored afterwards."""
+    is wrapped in a timer for the timed epochs and restored afterwards."""
     from npembed import kernels
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
              "pooled_lookup_backward": "backward: scatter-add into the gradient (Numba)",
@@ -78,18 +81,19 @@ def epoch_breakdown(x, y, vocab, dim, epochs, batch_size=512):
             finally:
                 spent[name] += time.perf_counter() - started
         return call
-    model = tutorial_model(vocab, dim, False)
-    model.fit(x, y, epochs=1, batch_size=batch_size, validation_split=0.2, verbose=0)
-    try:
-        for name in names:
-            setattr(kernels, name, timed(name))
-        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=0.2, verbose=0)
-    finally:
-        for name, function in originals.items():
-            setattr(kernels, name, function)
-    total = sum(history.epoch_seconds)
-    parts = {names[name]: seconds / epochs * 1000 for name, seconds in spent.items()}
-    rest = total - sum(spent.values())
+
+    @contextlib.contextmanager
+    def kernels_timed():
+        try:
+            for name in names:
+                setattr(kernels, name, timed(name))
+            yield
+        finally:
+            for name, function in originals.items():
+                setattr(kernels, name, function)
+    seconds, _ = time_epochs(x, y, vocab, dim, False, epochs, around=kernels_timed)
+    parts = {names[name]: kernel_seconds / epochs * 1000 for name, kernel_seconds in spent.items()}
+    rest = sum(seconds) - sum(spent.values())
     parts["the rest: Dense layers, loss, batching (NumPy and Python)"] = rest / epochs * 1000
     return parts
 

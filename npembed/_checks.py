@@ -3,6 +3,8 @@ import numbers
 
 import numpy as np
 
+MAX_ID = 2**31 - 1          # ids are int32 everywhere: in the kernels, the packed batches and IMDB
+
 
 def positive_int(name, value, minimum=1, maximum=None):
     """An int in [minimum, maximum] (bools refused), or a ValueError/TypeError naming the argument."""
@@ -42,7 +44,7 @@ def as_array(name, value):
 
 
 def ids_array(name, value, input_dim, ndim=2):
-    """Integer ids of shape (batch, steps) in [0, input_dim), returned C-contiguous int32/int64."""
+    """Integer ids of shape (batch, steps) in [0, input_dim), returned C-contiguous int32."""
     ids = as_array(name, value)
     if ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
@@ -56,8 +58,7 @@ def ids_array(name, value, input_dim, ndim=2):
         where = tuple(int(i) for i in np.argwhere(ids == bad)[0])
         raise IndexError(f"{name} must lie in [0, {input_dim}) (input_dim of the Embedding), "
                          f"got {int(bad)} at index {where}")
-    kernel_dtype = np.int32 if input_dim <= np.iinfo(np.int32).max else np.int64
-    return np.ascontiguousarray(ids, dtype=kernel_dtype)
+    return np.ascontiguousarray(ids, dtype=np.int32)           # input_dim <= MAX_ID + 1
 
 
 def float_array(name, value, dtype, ndim=None):

@@ -59,8 +59,8 @@ class Bags:
     @classmethod
     def from_padded(cls, ids, dtype=np.float32):
         """ids (n, steps), already checked -> Bags of all n rows; counts in dtype."""
-        bag_ids, counts, offsets = pack(ids)
-        return cls(bag_ids, counts.astype(dtype), offsets, np.count_nonzero(ids, axis=1), ids.shape[1])
+        bag_ids, counts, offsets, lengths = pack(ids)
+        return cls(bag_ids, counts.astype(dtype), offsets, lengths, ids.shape[1])
 
     def take(self, rows):
         rows = np.ascontiguousarray(self.rows[rows])
@@ -99,14 +99,15 @@ class Bags:
 # --------------------------------------------------------------------------------------------
 
 def pack_reference(ids):
-    """NumPy reference. ids (n, steps) -> bag_ids int32, counts int32, offsets int64 (n + 1,)."""
+    """NumPy reference. ids (n, steps) -> bag_ids int32, counts int32, offsets int64 (n + 1,),
+    lengths int64 (n,)."""
     row, step = np.nonzero(ids)
     width = int(ids.max(initial=0)) + 1
     keys, counts = np.unique(row * width + ids[row, step], return_counts=True)   # sorted by (row, id)
     bag_rows, bag_ids = np.divmod(keys, width)
     offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(np.bincount(bag_rows, minlength=len(ids)), out=offsets[1:])
-    return bag_ids.astype(np.int32), counts.astype(np.int32), offsets
+    return bag_ids.astype(np.int32), counts.astype(np.int32), offsets, np.count_nonzero(ids, axis=1)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -141,12 +142,14 @@ def _pack_numba(ids, token_offsets):
 
 
 def pack(ids):
-    """ids (n, steps) in [0, 2**31) -> (bag_ids int32, counts int32, offsets int64), see Bags."""
+    """ids (n, steps) int32 (see _checks.ids_array) -> (bag_ids int32, counts int32, offsets int64,
+    lengths int64: the real ids of each row), see Bags."""
     if _kernels == "numpy":
         return pack_reference(ids)
+    lengths = np.count_nonzero(ids, axis=1)
     token_offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(np.count_nonzero(ids, axis=1), out=token_offsets[1:])
-    return _pack_numba(np.ascontiguousarray(ids), token_offsets)
+    np.cumsum(lengths, out=token_offsets[1:])
+    return _pack_numba(np.ascontiguousarray(ids), token_offsets) + (lengths,)
 
 
 def _entries(bags):
@@ -156,15 +159,21 @@ def _entries(bags):
     return positions.astype(np.int64), np.repeat(np.arange(len(bags)), ends - starts)
 
 
+def mean_divisors(n_real, steps, mask_zero, dtype):
+    """What each row's sum is divided by, (batch, 1) in dtype: n_real (masked) or steps (unmasked).
+
+    A masked row of padding only divides 0 by 1: it pools to zeros, and has no step to receive a gradient.
+    """
+    divisor = np.maximum(n_real, 1) if mask_zero else np.full_like(n_real, steps)
+    return divisor[:, None].astype(dtype)
+
+
 def step_gradients(d_pooled, n_real, steps, mask_zero):
     """d_step (batch, dim): the gradient every averaged step of a row receives, d_pooled / divisor.
 
-    d(mean)/dx_t = 1/divisor, divisor = n_real (masked) or steps (unmasked). A masked row of
-    padding only has no step to receive it, so its divisor 0 is replaced by 1 without harm.
+    d(mean)/dx_t = 1/divisor (see mean_divisors).
     """
-    if not mask_zero:
-        return d_pooled / d_pooled.dtype.type(steps)
-    return d_pooled / np.maximum(n_real, 1)[:, None].astype(d_pooled.dtype)
+    return d_pooled / mean_divisors(n_real, steps, mask_zero, d_pooled.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,9 +191,7 @@ def pooled_lookup_reference(bags, embeddings, mask_zero):
     np.add.at(sums, sample, bags.counts[positions, None] * embeddings[bags.ids[positions]])
     if not mask_zero:
         sums += (bags.steps - n_real)[:, None] * embeddings[0]
-    divisor = n_real if mask_zero else np.full_like(n_real, bags.steps)
-    pooled = sums / np.maximum(divisor, 1)[:, None].astype(embeddings.dtype)
-    return pooled, n_real
+    return sums / mean_divisors(n_real, bags.steps, mask_zero, embeddings.dtype), n_real
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

@@ -107,7 +107,7 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, mask_zero=False, name=None):
         super().__init__(name)
-        self.input_dim = _checks.positive_int("input_dim", input_dim, maximum=2**31 - 1)   # int32 ids
+        self.input_dim = _checks.positive_int("input_dim", input_dim, maximum=_checks.MAX_ID)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
         if not isinstance(mask_zero, (bool, np.bool_)):
             raise TypeError(f"mask_zero must be True or False, got {mask_zero!r}")

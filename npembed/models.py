@@ -268,6 +268,12 @@ class Sequential:
                     "weights are those from before this batch")
             d = step.backward(d)
 
+    @contextlib.contextmanager
+    def _training(self):
+        """Around training: Ctrl-C never splits an update, and BLAS leaves the cores to the kernels."""
+        with self._held_interrupts.installed(), _threads.blas_single_threaded():
+            yield
+
     def _train_step(self, x, y):
         for grad in self._grads.values():
             grad.fill(0)
@@ -313,7 +319,7 @@ class Sequential:
     def train_on_batch(self, x, y):
         """One update on (x, y); returns [loss, accuracy] of the batch before the update."""
         x, y = self._check_xy(x, y)
-        with self._held_interrupts.installed(), _threads.blas_single_threaded():
+        with self._training():
             return list(self._train_step(x, y))
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
@@ -349,8 +355,7 @@ class Sequential:
             if hasattr(callback, "set_model"):
                 callback.set_model(self)
         self._call(callbacks, "on_train_begin", {})
-        # Ctrl-C never splits an update; BLAS leaves the cores to the kernels (see _threads)
-        with self._held_interrupts.installed(), _threads.blas_single_threaded():
+        with self._training():
             for epoch in range(epochs):
                 self._call(callbacks, "on_epoch_begin", epoch, {})
                 started = time.perf_counter()
@@ -427,11 +432,10 @@ class Sequential:
 
     def _evaluate(self, source, y, batch_size):
         loss_sum = accuracy_sum = 0.0
-        with _threads.blas_single_threaded():
-            for rows, xb in self._batches(source, batch_size):
-                loss, accuracy, _ = self._loss(y[rows], self._forward(xb, for_loss=True))
-                loss_sum += loss * len(rows)
-                accuracy_sum += accuracy * len(rows)
+        for rows, xb in self._batches(source, batch_size):
+            loss, accuracy, _ = self._loss(y[rows], self._forward(xb, for_loss=True))
+            loss_sum += loss * len(rows)
+            accuracy_sum += accuracy * len(rows)
         return [loss_sum / len(y), accuracy_sum / len(y)]
 
     def evaluate(self, x, y, batch_size=32):
@@ -439,7 +443,8 @@ class Sequential:
         self._require_compiled()
         batch_size = _checks.positive_int("batch_size", batch_size)
         x, y = self._check_xy(x, y)
-        result = self._evaluate(self._batchable(x), y, batch_size)
+        with _threads.blas_single_threaded():
+            result = self._evaluate(self._batchable(x), y, batch_size)
         return result if "accuracy" in self.metrics else result[:1]
 
     def predict(self, x, batch_size=32):

@@ -237,23 +237,31 @@ def test_load_model_refuses_huge_declared_sizes_before_allocating(tmp_path, mode
         load_model(tmp_path / "c.npz")
 
 
-def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
+def ctrl_c_at_adam_call(monkeypatch, at_call):
+    """Make kernels.adam_update send Ctrl-C to this process right after its at_call-th call;
+    returns the list of calls made (one entry per weight updated) and the original function."""
     import os
     import signal
 
     from npembed import kernels
-    x, y = reviews(rng, n=16, vocab=20, steps=6)
-    interrupted, twin = tutorial_model(vocab=20, seed=5), tutorial_model(vocab=20, seed=5)
-    twin.train_on_batch(x, y)
     original = kernels.adam_update
     calls = []
 
-    def interrupt_after_first(*args):
+    def interrupting(*args):
         original(*args)
         calls.append(1)
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)          # Ctrl-C between two weights' updates
-    monkeypatch.setattr(kernels, "adam_update", interrupt_after_first)
+        if len(calls) == at_call:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(kernels, "adam_update", interrupting)
+    return calls, original
+
+
+def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
+    import signal
+    x, y = reviews(rng, n=16, vocab=20, steps=6)
+    interrupted, twin = tutorial_model(vocab=20, seed=5), tutorial_model(vocab=20, seed=5)
+    twin.train_on_batch(x, y)
+    calls, _ = ctrl_c_at_adam_call(monkeypatch, 1)          # Ctrl-C between two weights' updates
     with pytest.raises(KeyboardInterrupt):
         interrupted.train_on_batch(x, y)
     assert len(calls) == 5                                  # the step finished before stopping
@@ -263,21 +271,12 @@ def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
 
 
 def test_ctrl_c_in_fit_stops_after_the_update_and_restores_the_handler(rng, monkeypatch):
-    import os
     import signal
 
     from npembed import kernels
     x, y = reviews(rng, n=40, vocab=20, steps=6)
     interrupted, twin = tutorial_model(vocab=20, seed=5), tutorial_model(vocab=20, seed=5)
-    original = kernels.adam_update
-    calls = []
-
-    def interrupt_in_third_step(*args):
-        original(*args)
-        calls.append(1)
-        if len(calls) == 11:                              # the first weight of the third batch
-            os.kill(os.getpid(), signal.SIGINT)
-    monkeypatch.setattr(kernels, "adam_update", interrupt_in_third_step)
+    calls, original = ctrl_c_at_adam_call(monkeypatch, 11)  # the first weight of the third batch
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(x, y, epochs=5, batch_size=8, verbose=0)
     assert len(calls) == 15                                 # three whole steps, then the stop

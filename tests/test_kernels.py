@@ -85,7 +85,7 @@ def test_pack_agrees_and_is_the_count_matrix(batch):
     (fast, _), (ref, _) = run_both(kernels.pack, ids)
     for a, b in zip(fast, ref):
         np.testing.assert_array_equal(a, b)
-    bag_ids, counts, offsets = fast
+    bag_ids, counts, offsets, _ = fast
     assert bag_ids.dtype == counts.dtype == np.int32 and offsets.dtype == np.int64
     for r, row in enumerate(ids):                   # each row: distinct real ids ascending, counts
         present, how_often = np.unique(row[row != 0], return_counts=True)

@@ -105,19 +105,8 @@ def download(destination=None, url=None, sha256=None, progress=True):
 
 
 def _progress_bar(total, description, enabled):
-    try:
-        from tqdm import tqdm
-    except ImportError:                   # tqdm is a dependency; keep working without it anyway
-        enabled = False
-    if not enabled:
-        class _Silent:
-            def update(self, n):
-                pass
-
-            def close(self):
-                pass
-        return _Silent()
-    return tqdm(total=total, unit="B", unit_scale=True, desc=description)
+    from tqdm import tqdm
+    return tqdm(total=total, unit="B", unit_scale=True, desc=description, disable=not enabled)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -361,7 +350,7 @@ class _Pending:
 # The Keras-compatible API
 # ------------------------------------------------------------------------------------------------
 
-MAX_ID = 2**31 - 1                        # ids are int32
+MAX_ID = _checks.MAX_ID
 
 
 def _optional_id(name, value):
@@ -426,7 +415,7 @@ def _keras_ids(ranks, lengths, num_words, skip_top, start_char, oov_char, index_
     Works in place on ranks when they are int32 (the caller gives them up): load_data's peak memory
     stays near the size of its output.
     """
-    dtype = np.int32 if len(ranks) == 0 or int(ranks.max()) + index_from < 2**31 - 1 else np.int64
+    dtype = np.int32 if len(ranks) == 0 or int(ranks.max()) + index_from < MAX_ID else np.int64
     body = ranks.astype(dtype, copy=False)
     outside = body == 0                                   # not in the training vocabulary
     body += index_from
