@@ -66,12 +66,13 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     """Milliseconds per epoch in each Numba kernel, and the rest (the NumPy Dense layers, loss and
     batching, in Python), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
     is wrapped in a timer for the timed epochs and restored afterwards."""
-    from npembed import kernels
+    from npembed import bags, kernels
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
              "pooled_lookup_backward": "backward: scatter-add into the gradient (Numba)",
              "adam_update": "Adam update of every weight (Numba)"}
+    modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "adam_update": kernels}
     spent = dict.fromkeys(names, 0.0)
-    originals = {name: getattr(kernels, name) for name in names}
+    originals = {name: getattr(modules[name], name) for name in names}
 
     def timed(name):
         def call(*args):
@@ -86,11 +87,11 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     def kernels_timed():
         try:
             for name in names:
-                setattr(kernels, name, timed(name))
+                setattr(modules[name], name, timed(name))
             yield
         finally:
             for name, function in originals.items():
-                setattr(kernels, name, function)
+                setattr(modules[name], name, function)
     seconds, _ = time_epochs(x, y, vocab, dim, False, epochs, around=kernels_timed)
     parts = {names[name]: kernel_seconds / epochs * 1000 for name, kernel_seconds in spent.items()}
     rest = sum(seconds) - sum(spent.values())

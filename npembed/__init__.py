@@ -5,11 +5,14 @@
                         layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])
 
 The hot loops run as Numba kernels; ``npembed.set_kernels("numpy")`` or the environment variable
-``NPEMBED_KERNELS=numpy`` switches the whole library to their plain NumPy references.
+``NPEMBED_KERNELS=numpy`` switches the whole library to their plain NumPy references, and makes
+``Sequential`` run exactly the layers declared, one by one (the Numba path fuses Embedding + mean).
 """
-from . import callbacks, gradcheck, layers, losses, optimizers
+from . import activations, callbacks, gradcheck, layers, losses, optimizers
 from .kernels import get_kernels, set_kernels
-from .models import History, Sequential, load_model
+from .models import Sequential
+from .saving import load_model
+from .trainer import History
 from .sequence import pad_sequences
 
 __version__ = "0.1.0"

@@ -1,8 +1,8 @@
 """Numbers about learned embeddings (no plotting)."""
 import numpy as np
 
-from . import _checks
-from .layers import Embedding
+from . import _checks, activations
+from .layers import Dense, Embedding, GlobalAveragePooling1D
 
 
 def word_sentiment(model, ids=None, batch_size=4096):
@@ -13,16 +13,11 @@ def word_sentiment(model, ids=None, batch_size=4096):
     not probabilities, so that strongly positive words do not all tie at p = 1.0 in float32.
     ids defaults to every row of the Embedding.
     """
-    embedding = model.layers[0]
+    embedding = model.layers[0] if model.layers else None
     if not isinstance(embedding, Embedding):
         raise TypeError("word_sentiment needs a model whose first layer is an Embedding")
     ids = np.arange(embedding.input_dim) if ids is None else np.asarray(ids)
-    x = embedding.check_input(ids.reshape(-1, 1))
-    logits = []
-    for start in range(0, len(x), batch_size):
-        model._forward(x[start:start + batch_size])
-        logits.append(model.layers[-1].logits[:, 0].copy())
-    return np.concatenate(logits).astype(np.float64)
+    return model.predict_logits(ids.reshape(-1, 1), batch_size=batch_size)[:, 0].astype(np.float64)
 
 
 def pca(vectors, n_components=2):
@@ -55,23 +50,20 @@ def sentiment_direction(model):
     normalised. Computed from the trained weights alone (no data); a word's score along it is
     ``embeddings @ direction``.
     """
-    from .layers import Dense, GlobalAveragePooling1D
     head = [layer for layer in model.layers[1:] if not isinstance(layer, GlobalAveragePooling1D)]
     if not head or not all(isinstance(layer, Dense) for layer in head) or head[-1].units != 1:
         raise TypeError("sentiment_direction needs Embedding -> pooling -> Dense ... -> Dense(1)")
     rows = model.layers[0].params["embeddings"].astype(np.float64)
-    # backpropagate d z / d input through each Dense layer, for every row at once
-    inputs, activations_slopes = rows, []
+    # backpropagate d z / d input through each Dense layer, for every row at once:
+    # through a = f(x @ kernel + bias), d a / d x = f'(z) kernel^T
+    inputs, slopes = rows, []
     for layer in head[:-1]:
+        f, df = activations.get(layer.activation)
         z = inputs @ layer.params["kernel"] + layer.params["bias"]
-        slope = {None: np.ones_like(z), "relu": (z > 0).astype(float)}.get(layer.activation)
-        if slope is None:
-            a = 1 / (1 + np.exp(-z))
-            slope = a * (1 - a)
-        activations_slopes.append(slope)
-        inputs = layer._f(z)
+        inputs = f(z)
+        slopes.append(df(z, inputs))
     grad = np.broadcast_to(head[-1].params["kernel"][:, 0], inputs.shape)        # dz/d(last input)
-    for layer, slope in zip(reversed(head[:-1]), reversed(activations_slopes)):
+    for layer, slope in zip(reversed(head[:-1]), reversed(slopes)):
         grad = (grad * slope) @ layer.params["kernel"].T
     direction = grad.mean(axis=0)
     return direction / (np.linalg.norm(direction) or 1.0)

@@ -9,6 +9,7 @@ after the current batch's epoch.
 import numpy as np
 
 from . import _checks
+from .layers import Embedding, first_of_type
 from ._io import atomic_write
 
 
@@ -107,7 +108,7 @@ class EmbeddingSnapshots(Callback):
         self.path = path
 
     def _take(self, epoch):
-        table = self.model.layers[0].params["embeddings"]
+        table = first_of_type(self.model.layers, Embedding).params["embeddings"]
         self.snapshots.append(table.copy() if self.rows is None else table[self.rows].copy())
         self.epochs.append(epoch)
         self.steps.append(self.step)
@@ -115,7 +116,7 @@ class EmbeddingSnapshots(Callback):
     def on_train_begin(self, logs=None):
         self.snapshots, self.epochs, self.steps, self.step, self.epoch = [], [], [], 0, 0
         if self.rows is not None:
-            table = self.model.layers[0].params["embeddings"]
+            table = first_of_type(self.model.layers, Embedding).params["embeddings"]
             self.rows = np.asarray(self.rows)
             if self.rows.dtype.kind not in "iu" or self.rows.size and (
                     self.rows.min() < 0 or self.rows.max() >= len(table)):
@@ -152,15 +153,15 @@ class GradientStats(Callback):
     """
 
     def on_train_begin(self, logs=None):
-        table = self.model.layers[0].params["embeddings"]
+        self.embedding = first_of_type(self.model.layers, Embedding)
+        table = self.embedding.params["embeddings"]
         self.records, self.step = [], 0
         self.row_updates = np.zeros(len(table))
         self.row_steps = np.zeros(len(table), dtype=np.int64)
         self._before = table.copy()
 
     def on_batch_end(self, batch, logs=None):
-        layer = self.model.layers[0]
-        grad, table = layer.grads["embeddings"], layer.params["embeddings"]
+        grad, table = self.embedding.grads["embeddings"], self.embedding.params["embeddings"]
         touched = np.any(grad != 0, axis=1)
         update = np.linalg.norm(table - self._before, axis=1)
         self.row_updates += update

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .fused import EmbeddingMean
+from .layers import GlobalAveragePooling1D
+
 
 class GradcheckError(AssertionError):
     """An analytic gradient disagrees with finite differences."""
@@ -128,21 +131,22 @@ def check_layer(layer, x, mask=None, rng=None, pooled=False, **options):
     """Check a built float64 layer's backward against finite differences.
 
     Every parameter, and the input when it is a float array. pooled=True checks an Embedding's
-    fused forward_mean / backward_mean instead of forward / backward.
+    fast path instead: Embedding + GlobalAveragePooling1D fused (npembed.fused.EmbeddingMean).
     """
     rng = np.random.default_rng(0) if rng is None else rng
+    if pooled:
+        layer = EmbeddingMean(layer, GlobalAveragePooling1D())
+        x = layer.pack(x)
     for key, value in layer.params.items():
         _require_float64(f"{type(layer).__name__}.{key}", value)
-    run_forward = (lambda: layer.forward_mean(x)) if pooled else (lambda: layer.forward(x, mask))
-    run_backward = layer.backward_mean if pooled else layer.backward
-    upstream = rng.standard_normal(run_forward().shape)
+    upstream = rng.standard_normal(layer.forward(x, mask).shape)
 
     def f():
-        return float(np.sum(run_forward() * upstream))
+        return float(np.sum(layer.forward(x, mask) * upstream))
 
     layer.zero_grads()
-    run_forward()
-    d_input = run_backward(upstream)
+    layer.forward(x, mask)
+    d_input = layer.backward(upstream)
     wrt = dict(layer.params)
     analytic = {key: grad.copy() for key, grad in layer.grads.items()}
     if d_input is not None:
@@ -159,19 +163,15 @@ def check_loss(loss, y, inputs, **options):
 
 
 def check_model(model, x, y, **options):
-    """Check the gradient of a float64 model's training loss on (x, y) for every weight."""
+    """Check the gradient of a float64 model's training loss on (x, y) for every weight.
+
+    Uses only ``model.loss_and_gradients``, so it checks whatever path the model runs (the fused
+    Numba step, or with set_kernels("numpy") the layers one by one).
+    """
     if model.dtype != np.float64:
         raise ValueError("gradient checks need a float64 model: Sequential(..., dtype='float64')")
-    x, y = model._check_xy(x, y)
-
-    def f():
-        return model._loss(y, model._forward(x, for_loss=True))[0]
-
-    for grad in model._grads.values():
-        grad.fill(0)
-    model._backward(model._loss(y, model._forward(x, for_loss=True))[2])
-    analytic = {key: grad.copy() for key, grad in model._grads.items()}
-    return check_gradients(f, analytic, model._params, **options)
+    _, analytic = model.loss_and_gradients(x, y)
+    return check_gradients(lambda: model.loss_and_gradients(x, y)[0], analytic, model.params, **options)
 
 
 def _require_float64(name, array):

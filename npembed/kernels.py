@@ -1,16 +1,16 @@
-"""The hot loops: each Numba kernel next to the plain NumPy reference that states the same mathematics.
+"""The switch between Numba and NumPy, and the dense kernels: each Numba kernel beside its NumPy reference.
 
-Layers and the optimizer call the dispatch functions at the bottom of this file and never know which
-implementation ran. ``set_kernels("numpy")`` (or the environment variable ``NPEMBED_KERNELS=numpy``
-before import) makes the whole library use the references; the tests hold the two equal.
+``set_kernels("numpy")`` (or the environment variable ``NPEMBED_KERNELS=numpy`` before import) makes
+the whole library run the plain NumPy references, and makes ``Sequential`` run the layers exactly as
+the student declared them; "numba" (the default) runs the kernels, and the fused Embedding + mean of
+npembed.fused. The tests hold the two equal.
+
+Here: the Embedding's scatter-add and the Adam update. The packed-ids kernels of the fused
+Embedding + mean live in npembed.bags. Layers and the optimizer call the dispatch functions at the
+bottom of each file and never know which implementation ran.
 
 Kernels trust their inputs: ids in range, C-contiguous arrays, matching shapes and dtypes. The public
 layers and ``Sequential`` check all of that before calling anything here.
-
-Notation: ``ids`` (batch, steps) integer ids, ``embeddings`` (vocab, dim), ``pooled`` (batch, dim).
-``bags`` is a batch of id rows stored as the distinct ids of each row and their counts, without
-padding (see Bags); ``n_real`` (batch,) counts the non-padding ids (id != 0) of each row; the mean
-divides by ``n_real`` when padding is masked and by ``steps`` when it is not.
 """
 import os
 
@@ -36,232 +36,17 @@ def get_kernels():
     return _kernels
 
 
-class Bags:
-    """Padded id rows as a sparse matrix of counts (CSR in canonical form, as scipy calls it).
-
-    Row r keeps its distinct real (non-zero) ids in ascending order, ``ids[offsets[r]:offsets[r+1]]``,
-    with how often each occurs, ``counts[...]``; ``lengths[r]`` is its number of real ids and
-    ``steps - lengths[r]`` its padding. Summing a row's embeddings is then a product with the count
-    matrix C, and the gradient of that sum is the transposed product::
-
-        sums = C @ embeddings  (+ padding * embeddings[0]),     d_embeddings += C.T @ d_step
-
-    one multiply-add per distinct id of a row (IMDB reviews: 57% of their words) and O(1) for its
-    padding. A batch is ``bags.take(rows)``: the rows are selected, no data is copied.
-    """
-
-    def __init__(self, ids, counts, offsets, lengths, steps, rows=None, owners=None):
-        self.ids, self.counts, self.offsets, self.lengths = ids, counts, offsets, lengths
-        self.steps = int(steps)
-        self.rows = np.arange(len(lengths)) if rows is None else rows
-        self._owners = {} if owners is None else owners      # shared by every batch taken
-
-    @classmethod
-    def from_padded(cls, ids, dtype=np.float32):
-        """ids (n, steps), already checked -> Bags of all n rows; counts in dtype."""
-        bag_ids, counts, offsets, lengths = pack(ids)
-        return cls(bag_ids, counts.astype(dtype), offsets, lengths, ids.shape[1])
-
-    def take(self, rows):
-        rows = np.ascontiguousarray(self.rows[rows])
-        return Bags(self.ids, self.counts, self.offsets, self.lengths, self.steps, rows, self._owners)
-
-    def __len__(self):
-        return len(self.rows)
-
-    @property
-    def n_real(self):
-        """Real (non-padding) ids in each selected row, int64 (batch,)."""
-        return self.lengths[self.rows]
-
-    def split_by_owner(self, parts):
-        """cuts (n, parts + 1) int64: entries cuts[r, p]:cuts[r, p + 1] of row r are owned by part p.
-
-        Part p owns the ids in [bounds[p], bounds[p + 1]), bounds chosen so that every part holds
-        about as many entries of the whole packing; part 0 owns id 0 (the padding). Rows keep their
-        ids in ascending order, so each part's entries are one slice. Computed once per parts.
-        """
-        if parts not in self._owners:
-            per_id = np.bincount(self.ids, minlength=1).cumsum()      # entries with id <= k
-            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)
-            cuts = np.empty((len(self.lengths), parts + 1), dtype=np.int64)
-            cuts[:, 0], cuts[:, parts] = self.offsets[:-1], self.offsets[1:]
-            for p, bound in enumerate(bounds, start=1):
-                # entries of each row with id < bound: a running count read at the row's ends
-                below = np.concatenate([[0], np.cumsum(self.ids < max(bound, 1))])
-                cuts[:, p] = self.offsets[:-1] + below[self.offsets[1:]] - below[self.offsets[:-1]]
-            self._owners[parts] = cuts
-        return self._owners[parts]
+_MOVED_TO_BAGS = ("Bags", "pack", "pack_reference", "pooled_lookup", "pooled_lookup_reference",
+                  "pooled_lookup_backward", "pooled_lookup_backward_reference", "step_gradients",
+                  "mean_divisors")
 
 
-# --------------------------------------------------------------------------------------------
-# Packing padded ids into Bags: each row's distinct real ids, ascending, and their counts.
-# --------------------------------------------------------------------------------------------
-
-def pack_reference(ids):
-    """NumPy reference. ids (n, steps) -> bag_ids int32, counts int32, offsets int64 (n + 1,),
-    lengths int64 (n,)."""
-    row, step = np.nonzero(ids)
-    width = int(ids.max(initial=0)) + 1
-    keys, counts = np.unique(row * width + ids[row, step], return_counts=True)   # sorted by (row, id)
-    bag_rows, bag_ids = np.divmod(keys, width)
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(bag_rows, minlength=len(ids)), out=offsets[1:])
-    return bag_ids.astype(np.int32), counts.astype(np.int32), offsets, np.count_nonzero(ids, axis=1)
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _pack_numba(ids, token_offsets):
-    # token_offsets (n + 1,): where each row's real ids go in one buffer of all real ids
-    n, steps = ids.shape
-    tokens = np.empty(token_offsets[n], dtype=np.int32)
-    distinct = np.zeros(n + 1, dtype=np.int64)
-    for r in numba.prange(n):                        # each row's real ids, sorted; count distinct
-        row = tokens[token_offsets[r]:token_offsets[r + 1]]
-        m = 0
-        for t in range(steps):
-            if ids[r, t] != 0:
-                row[m] = ids[r, t]
-                m += 1
-        row.sort()
-        for i in range(m):
-            if i == 0 or row[i] != row[i - 1]:
-                distinct[r + 1] += 1
-    offsets = np.cumsum(distinct)
-    bag_ids = np.empty(offsets[n], dtype=np.int32)
-    counts = np.zeros(offsets[n], dtype=np.int32)
-    for r in numba.prange(n):                        # runs of equal ids -> (id, count)
-        row = tokens[token_offsets[r]:token_offsets[r + 1]]
-        p = offsets[r] - 1
-        for i in range(len(row)):
-            if i == 0 or row[i] != row[i - 1]:
-                p += 1
-                bag_ids[p] = row[i]
-            counts[p] += 1
-    return bag_ids, counts, offsets
-
-
-def pack(ids):
-    """ids (n, steps) int32 (see _checks.ids_array) -> (bag_ids int32, counts int32, offsets int64,
-    lengths int64: the real ids of each row), see Bags."""
-    if _kernels == "numpy":
-        return pack_reference(ids)
-    lengths = np.count_nonzero(ids, axis=1)
-    token_offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=token_offsets[1:])
-    return _pack_numba(np.ascontiguousarray(ids), token_offsets) + (lengths,)
-
-
-def _entries(bags):
-    """(positions, sample): the entries of the selected rows in bags.ids, and the batch row of each."""
-    starts, ends = bags.offsets[bags.rows], bags.offsets[bags.rows + 1]
-    positions = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)] + [np.zeros(0, np.int64)])
-    return positions.astype(np.int64), np.repeat(np.arange(len(bags)), ends - starts)
-
-
-def mean_divisors(n_real, steps, mask_zero, dtype):
-    """What each row's sum is divided by, (batch, 1) in dtype: n_real (masked) or steps (unmasked).
-
-    A masked row of padding only divides 0 by 1: it pools to zeros, and has no step to receive a gradient.
-    """
-    divisor = np.maximum(n_real, 1) if mask_zero else np.full_like(n_real, steps)
-    return divisor[:, None].astype(dtype)
-
-
-def step_gradients(d_pooled, n_real, steps, mask_zero):
-    """d_step (batch, dim): the gradient every averaged step of a row receives, d_pooled / divisor.
-
-    d(mean)/dx_t = 1/divisor (see mean_divisors).
-    """
-    return d_pooled / mean_divisors(n_real, steps, mask_zero, d_pooled.dtype)
-
-
-# --------------------------------------------------------------------------------------------
-# Embedding lookup fused with the (masked) mean over steps: forward.
-#   pooled[b] = (sum of counts[k] * embeddings[k] over the distinct real ids k of the row
-#               + (0 if masked else n_padding * embeddings[0])) / divisor
-# divisor = n_real when masked, steps when not; a row with divisor 0 pools to zeros.
-# --------------------------------------------------------------------------------------------
-
-def pooled_lookup_reference(bags, embeddings, mask_zero):
-    """NumPy reference. Returns pooled (batch, dim) and n_real (batch,) int64."""
-    positions, sample = _entries(bags)
-    n_real = bags.n_real
-    sums = np.zeros((len(bags), embeddings.shape[1]), dtype=embeddings.dtype)
-    np.add.at(sums, sample, bags.counts[positions, None] * embeddings[bags.ids[positions]])
-    if not mask_zero:
-        sums += (bags.steps - n_real)[:, None] * embeddings[0]
-    return sums / mean_divisors(n_real, bags.steps, mask_zero, embeddings.dtype), n_real
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _pooled_lookup_numba(ids, counts, offsets, n_real, rows, steps, embeddings, mask_zero, pooled):
-    dim = embeddings.shape[1]
-    for b in numba.prange(len(rows)):
-        start, end = offsets[rows[b]], offsets[rows[b] + 1]
-        p = start
-        # two ids at a time: one add into pooled[b] per two ids, which halves the chain of
-        # dependent additions (as fast as four, 10% faster than one; same sum up to rounding)
-        while p + 2 <= end:
-            k0, k1, c0, c1 = ids[p], ids[p + 1], counts[p], counts[p + 1]
-            for j in range(dim):
-                pooled[b, j] += c0 * embeddings[k0, j] + c1 * embeddings[k1, j]
-            p += 2
-        if p < end:
-            k, c = ids[p], counts[p]
-            for j in range(dim):
-                pooled[b, j] += c * embeddings[k, j]
-        divisor = n_real[rows[b]]
-        if not mask_zero:
-            padding = steps - divisor
-            divisor = steps
-            for j in range(dim):
-                pooled[b, j] += padding * embeddings[0, j]
-        if divisor > 0:
-            for j in range(dim):
-                pooled[b, j] /= divisor
-
-
-# --------------------------------------------------------------------------------------------
-# Backward of the pooled lookup: the transposed product, a scatter-add weighted by counts.
-#   d_embeddings[k] += counts[k in row b] * d_step[b]   for every distinct real id k of row b
-#   d_embeddings[0] += n_padding[b] * d_step[b]          (unmasked only)
-# --------------------------------------------------------------------------------------------
-
-def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
-    """NumPy reference: adds into d_embeddings (vocab, dim) in place."""
-    positions, sample = _entries(bags)
-    np.add.at(d_embeddings, bags.ids[positions], bags.counts[positions, None] * d_step[sample])
-    if not mask_zero:
-        d_embeddings[0] += ((bags.steps - bags.n_real)[:, None] * d_step).sum(axis=0)
-
-
-@numba.njit(parallel=True, cache=True, nogil=True)
-def _pooled_lookup_backward_numba(ids, counts, cuts, n_real, rows, steps, d_step, mask_zero, d_embeddings):
-    # Race-free and deterministic: part p updates only the ids it owns (entries cuts[r, p]:cuts[r, p+1]
-    # of every row r, see Bags.split_by_owner), so each row of d_embeddings is written by one
-    # thread, always in batch order: the same bits for any number of parts or threads.
-    dim = d_embeddings.shape[1]
-    for part in numba.prange(cuts.shape[1] - 1):
-        for b in range(len(rows)):
-            r = rows[b]
-            if part == 0 and not mask_zero:              # id 0 (the padding) belongs to part 0
-                padding = steps - n_real[r]
-                for j in range(dim):
-                    d_embeddings[0, j] += padding * d_step[b, j]
-            p, end = cuts[r, part], cuts[r, part + 1]
-            # two ids at a time (distinct ids of one row: never the same row of d_embeddings),
-            # two independent read-modify-writes in flight: 15-25% faster than one at a time
-            while p + 2 <= end:
-                k0, k1, c0, c1 = ids[p], ids[p + 1], counts[p], counts[p + 1]
-                for j in range(dim):
-                    d_embeddings[k0, j] += c0 * d_step[b, j]
-                    d_embeddings[k1, j] += c1 * d_step[b, j]
-                p += 2
-            if p < end:
-                k, c = ids[p], counts[p]
-                for j in range(dim):
-                    d_embeddings[k, j] += c * d_step[b, j]
+def __getattr__(name):
+    # the packed-ids kernels moved to npembed.bags; their old names here keep working
+    if name in _MOVED_TO_BAGS:
+        from . import bags
+        return getattr(bags, name)
+    raise AttributeError(f"module 'npembed.kernels' has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,25 +109,6 @@ def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, e
 # --------------------------------------------------------------------------------------------
 # Dispatch: what layers and optimizers call.
 # --------------------------------------------------------------------------------------------
-
-def pooled_lookup(bags, embeddings, mask_zero):
-    """Mean embedding of each bag. Returns pooled (batch, dim), n_real (batch,) int64."""
-    if _kernels == "numpy":
-        return pooled_lookup_reference(bags, embeddings, mask_zero)
-    pooled = np.zeros((len(bags), embeddings.shape[1]), dtype=embeddings.dtype)
-    _pooled_lookup_numba(bags.ids, bags.counts, bags.offsets, bags.lengths, bags.rows, bags.steps,
-                         embeddings, bool(mask_zero), pooled)
-    return pooled, bags.n_real
-
-
-def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings):
-    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim)."""
-    if _kernels == "numpy":
-        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings)
-    _pooled_lookup_backward_numba(bags.ids, bags.counts, bags.split_by_owner(numba.get_num_threads()),
-                                  bags.lengths, bags.rows, bags.steps, d_step, bool(mask_zero),
-                                  d_embeddings)
-
 
 def scatter_add(ids, d_vectors, d_embeddings):
     """d_embeddings[ids[i, t]] += d_vectors[i, t]; repeated ids accumulate."""

@@ -3,29 +3,13 @@
 A layer holds ``params`` and ``grads``, dicts with the same keys, shapes and dtypes, in Keras's
 weight order. ``build(input_shape, rng, dtype)`` creates the weights from an explicit
 ``numpy.random.Generator``. ``layer(x)`` checks its input and runs ``forward``; ``forward`` itself
-trusts its input (``Sequential`` checks whole datasets once, at the boundary).
+trusts its input (``Sequential`` checks whole datasets once, at the boundary). ``backward(dy)``
+returns the gradient with respect to the layer's input (None for integer ids) and ADDS the
+gradient of every weight into ``grads``: the caller zeroes them before each batch.
 """
 import numpy as np
 
-from . import _checks, kernels
-
-
-# --------------------------------------------------------------------------------------------
-# Activations: value a = f(z) and local derivative da/dz, written with both z and a at hand.
-# --------------------------------------------------------------------------------------------
-
-def sigmoid(z):
-    """1 / (1 + exp(-z)), without overflow for any z."""
-    e = np.exp(-np.abs(z))                     # in (0, 1]: never overflows
-    return (np.where(z >= 0, 1, e) / (1 + e)).astype(z.dtype, copy=False)
-
-
-ACTIVATIONS = {
-    # name: (f(z), da/dz given z and a)
-    "linear": (lambda z: z, lambda z, a: np.ones_like(z)),
-    "relu": (lambda z: np.maximum(z, 0), lambda z, a: z > 0),     # a bool mask multiplies as 0 / 1
-    "sigmoid": (sigmoid, lambda z, a: a * (1 - a)),
-}
+from . import _checks, activations, kernels
 
 
 class Layer:
@@ -41,27 +25,68 @@ class Layer:
         self.dtype = None
 
     # weights ------------------------------------------------------------------------------
+    def weight_shapes(self, input_shape):
+        """{key: shape} of the weights made for inputs of input_shape; computes, allocates nothing."""
+        return {}
+
+    def initial_value(self, key, shape, rng):
+        """The starting value of weight ``key`` (an array of ``shape``), drawn from ``rng``."""
+        raise NotImplementedError
+
     def build(self, input_shape, rng, dtype="float32"):
-        """Create the weights for inputs of input_shape (None for unknown sizes)."""
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
+        """Create the weights for inputs of input_shape (None for unknown sizes), drawn from rng."""
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        self._create_params(tuple(input_shape), rng)
+        shapes = self.weight_shapes(tuple(input_shape))
+        self.dtype = dtype
+        self.params = {key: self.initial_value(key, shape, rng).astype(dtype, copy=False)
+                       for key, shape in shapes.items()}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.built = True
 
-    def _create_params(self, input_shape, rng):
-        pass
-
     def count_params(self):
+        """Number of weight entries (int)."""
         return sum(int(value.size) for value in self.params.values())
 
     def zero_grads(self):
+        """Set every gradient to 0 (backward adds into them)."""
         for grad in self.grads.values():
             grad.fill(0)
 
+    def get_weights(self):
+        """Copies of the weights in Keras order, e.g. [kernel (in, units), bias (units,)]."""
+        self._require_built()
+        return [value.copy() for value in self.params.values()]
+
+    def check_weights(self, weights):
+        """weights as get_weights gives them, each checked (shape, finite) and cast to the layer's dtype."""
+        self._require_built()
+        weights = list(weights)
+        if len(weights) != len(self.params):
+            raise ValueError(f"layer {self.name!r} has {len(self.params)} weights {list(self.params)}, "
+                             f"got {len(weights)} arrays")
+        checked = []
+        for (key, current), new in zip(self.params.items(), weights):
+            new = _checks.float_array(f"weight {self.name}/{key}", new, self.dtype)
+            if new.shape != current.shape:
+                raise ValueError(f"weight {self.name}/{key} must have shape {current.shape}, got {new.shape}")
+            checked.append(new)
+        return checked
+
+    def set_weights(self, weights):
+        """Replace the weights (same count and shapes as get_weights); values are copied in place."""
+        for current, new in zip(self.params.values(), self.check_weights(weights)):
+            current[...] = new
+
+    def _require_built(self):
+        if not self.built:
+            raise RuntimeError(f"{type(self).__name__} {self.name or ''} is not built: call "
+                               "layer.build(input_shape, rng=numpy.random.default_rng(seed)) first")
+
     # shapes and masks ---------------------------------------------------------------------
     def output_shape(self, input_shape):
+        """The output shape for input_shape (None for unknown sizes)."""
         return tuple(input_shape)
 
     def compute_mask(self, inputs, mask):
@@ -74,9 +99,8 @@ class Layer:
         return _checks.float_array("x", x, self.dtype)
 
     def __call__(self, x, mask=None):
-        if not self.built:
-            raise RuntimeError(f"{type(self).__name__} is not built: call "
-                               "layer.build(input_shape, rng=numpy.random.default_rng(seed)) first")
+        """forward(x, mask) after checking x and mask."""
+        self._require_built()
         x = self.check_input(x)
         if mask is not None:
             mask = np.asarray(mask)
@@ -86,12 +110,15 @@ class Layer:
         return self.forward(x, mask)
 
     def forward(self, x, mask=None):
+        """The layer's output for a checked input x; caches what backward needs."""
         raise NotImplementedError
 
     def backward(self, dy):
+        """d loss / d input from dy = d loss / d output; adds the weights' gradients into grads."""
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's arguments, as a JSON-able dict."""
         return {"name": self.name}
 
 
@@ -116,44 +143,39 @@ class Embedding(Layer):
             raise ValueError("mask_zero=True reserves id 0 for padding, so input_dim must be >= 2, "
                              f"got {input_dim}")
 
-    def _create_params(self, input_shape, rng):
-        table = rng.uniform(-0.05, 0.05, size=(self.input_dim, self.output_dim))
-        self.params["embeddings"] = table.astype(self.dtype)
+    def weight_shapes(self, input_shape):
+        """{"embeddings": (input_dim, output_dim)}."""
+        return {"embeddings": (self.input_dim, self.output_dim)}
+
+    def initial_value(self, key, shape, rng):
+        """uniform(-0.05, 0.05), Keras's default for embeddings."""
+        return rng.uniform(-0.05, 0.05, size=shape)
 
     def output_shape(self, input_shape):
+        """(batch, steps) -> (batch, steps, output_dim)."""
         return tuple(input_shape) + (self.output_dim,)
 
     def compute_mask(self, ids, mask):
+        """ids != 0 when mask_zero, else None."""
         return (ids != 0) if self.mask_zero else None
 
     def check_input(self, x):
+        """ids (batch, steps), integers in [0, input_dim) -> C-contiguous int32."""
         return _checks.ids_array("ids", x, self.input_dim)
 
     def forward(self, ids, mask=None):
-        """ids (batch, steps) -> vectors (batch, steps, output_dim)."""
+        """ids (batch, steps) -> vectors (batch, steps, output_dim): vectors[b, t] = E[ids[b, t]]."""
         self._ids = ids
         return self.params["embeddings"][ids]
 
     def backward(self, d_vectors):
-        """d_vectors (batch, steps, output_dim): scatter-add into grads; ids get no gradient."""
+        """d_vectors (batch, steps, output_dim) -> None (ids get no gradient).
+
+        dE[k] += sum of d_vectors[b, t] over every (b, t) with ids[b, t] == k: a scatter-add in
+        which repeated ids accumulate (np.add.at in the reference, a loop in the Numba kernel).
+        """
         d_vectors = np.ascontiguousarray(d_vectors, dtype=self.dtype)
         kernels.scatter_add(self._ids, d_vectors, self.grads["embeddings"])
-        return None
-
-    # The lookup fused with GlobalAveragePooling1D, as Sequential runs it (like torch's
-    # EmbeddingBag(mode="mean")): same mathematics as forward -> pooling, but no
-    # (batch, steps, dim) tensor is made, and padding costs O(1) per row.
-    def forward_mean(self, ids):
-        """ids (batch, steps) or kernels.Bags -> mean vector of each row (batch, output_dim)."""
-        self._bags = ids if isinstance(ids, kernels.Bags) else kernels.Bags.from_padded(ids, self.dtype)
-        pooled, self._n_real = kernels.pooled_lookup(self._bags, self.params["embeddings"], self.mask_zero)
-        return pooled
-
-    def backward_mean(self, d_pooled):
-        """d_pooled (batch, output_dim): each averaged step's id receives d_pooled / divisor."""
-        d_step = kernels.step_gradients(np.asarray(d_pooled, dtype=self.dtype), self._n_real,
-                                        self._bags.steps, self.mask_zero)
-        kernels.pooled_lookup_backward(self._bags, d_step, self.mask_zero, self.grads["embeddings"])
         return None
 
     def get_config(self):
@@ -169,22 +191,35 @@ class GlobalAveragePooling1D(Layer):
     """
 
     def output_shape(self, input_shape):
+        """(batch, steps, features) -> (batch, features)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"GlobalAveragePooling1D needs inputs (batch, steps, features), "
+                             f"got shape {tuple(input_shape)}")
         return (input_shape[0], input_shape[2])
 
     def compute_mask(self, inputs, mask):
+        """None: the steps axis is gone."""
         return None
 
     def check_input(self, x):
+        """x (batch, steps, features), finite floats."""
         return _checks.float_array("x", x, self.dtype, ndim=3)
 
     def forward(self, x, mask=None):
+        """x (batch, steps, features), mask (batch, steps) or None -> mean (batch, features).
+
+        mean[b] = sum_t scale[b, t] x[b, t], scale[b, t] = mask[b, t] / max(sum_t mask[b, t], 1).
+        """
         weights = np.ones(x.shape[:2], dtype=x.dtype) if mask is None else mask.astype(x.dtype)
         divisor = np.maximum(weights.sum(axis=1, keepdims=True), 1)   # all-padding rows: 0 / 1
         self._scale = weights / divisor                                # (batch, steps)
         return np.einsum("btd,bt->bd", x, self._scale)
 
     def backward(self, dy):
-        # d(mean)/dx_t = mask_t / divisor for each step t
+        """dy (batch, features) -> dx (batch, steps, features).
+
+        d(mean[b])/dx[b, t] = scale[b, t]: each unmasked step gets dy / divisor, masked steps 0.
+        """
         return self._scale[:, :, None] * dy[:, None, :]
 
 
@@ -193,30 +228,37 @@ class Dense(Layer):
 
     Keras initializers: kernel glorot_uniform, limit sqrt(6 / (fan_in + units)); bias zeros.
     activation: None / "linear", "relu" or "sigmoid".
+
+    >>> layer = Dense(16, activation="relu")
     """
 
     def __init__(self, units, activation=None, name=None):
         super().__init__(name)
         self.units = _checks.positive_int("units", units)
-        key = "linear" if activation is None else activation
-        if key not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of "
-                             f"{[None] + sorted(ACTIVATIONS)}")
-        self.activation = None if key == "linear" else key
-        self._f, self._df = ACTIVATIONS[key]
+        self._f, self._df = activations.get(activation)
+        self.activation = None if activation in (None, "linear") else activation
 
-    def _create_params(self, input_shape, rng):
-        fan_in = input_shape[-1]
+    def weight_shapes(self, input_shape):
+        """{"kernel": (fan_in, units), "bias": (units,)}, fan_in = the last input size."""
+        fan_in = input_shape[-1] if input_shape else None
         if fan_in is None:
             raise ValueError(f"Dense needs the size of the last input axis, got shape {input_shape}")
-        limit = np.sqrt(6.0 / (fan_in + self.units))
-        self.params["kernel"] = rng.uniform(-limit, limit, size=(fan_in, self.units)).astype(self.dtype)
-        self.params["bias"] = np.zeros(self.units, dtype=self.dtype)
+        fan_in = _checks.positive_int("the last input size of Dense", fan_in)
+        return {"kernel": (fan_in, self.units), "bias": (self.units,)}
+
+    def initial_value(self, key, shape, rng):
+        """kernel: glorot_uniform; bias: zeros."""
+        if key == "bias":
+            return np.zeros(shape)
+        limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+        return rng.uniform(-limit, limit, size=shape)
 
     def output_shape(self, input_shape):
+        """(..., in) -> (..., units)."""
         return tuple(input_shape[:-1]) + (self.units,)
 
     def check_input(self, x):
+        """x (..., fan_in), finite floats."""
         x = super().check_input(x)
         if x.ndim < 2 or x.shape[-1] != self.params["kernel"].shape[0]:
             raise ValueError(f"Dense expects inputs of shape (..., {self.params['kernel'].shape[0]}), "
@@ -224,20 +266,25 @@ class Dense(Layer):
         return x
 
     def forward(self, x, mask=None):
-        self._y = self._f(self.forward_logits(x))
-        return self._y
-
-    def forward_logits(self, x):
-        """z = x @ kernel + bias, before the activation (what a from-logits loss reads)."""
-        self._x = x
-        self.logits = x @ self.params["kernel"] + self.params["bias"]
-        return self.logits
+        """x (..., in) -> a = f(z) (..., units)."""
+        self._a = self._f(self.forward_logits(x))
+        return self._a
 
     def backward(self, dy):
-        return self.backward_logits(dy * self._df(self.logits, self._y))
+        """dy = d loss/da (..., units) -> dx (..., in); chain rule through a = f(z): dz = dy * f'(z)."""
+        return self.backward_logits(dy * self._df(self._z, self._a))
+
+    def forward_logits(self, x):
+        """x (..., in) -> z = x @ kernel + bias (..., units): the layer before its activation."""
+        self._x = x
+        self._z = x @ self.params["kernel"] + self.params["bias"]
+        return self._z
 
     def backward_logits(self, dz):
-        """Backward from d(loss)/dz, z = x @ kernel + bias (used directly by a from-logits loss)."""
+        """dz = d loss/dz (..., units) -> dx (..., in), adding into grads.
+
+        d_kernel += x^T dz;  d_bias += sum of dz over the rows;  dx = dz kernel^T.
+        """
         x = self._x.reshape(-1, self._x.shape[-1])
         dz_2d = dz.reshape(-1, self.units)
         self.grads["kernel"] += x.T @ dz_2d
@@ -249,3 +296,23 @@ class Dense(Layer):
 
 
 LAYERS = {cls.__name__: cls for cls in (Embedding, GlobalAveragePooling1D, Dense)}
+
+
+def shapes_through(layers, input_shape):
+    """Shapes of a stack of named layers applied in order to input_shape, computed without allocating:
+    ({"layer_name/key": weight shape}, [output shape of each layer]). Raises on a shape that does not fit."""
+    weights, outputs, shape = {}, [], tuple(input_shape)
+    for layer in layers:
+        weights.update({f"{layer.name}/{key}": tuple(value) for key, value in layer.weight_shapes(shape).items()})
+        shape = layer.output_shape(shape)
+        outputs.append(shape)
+    return weights, outputs
+
+
+def first_of_type(layers, cls):
+    """The first layer of type cls in a list of layers; ValueError naming what there is otherwise."""
+    for layer in layers:
+        if isinstance(layer, cls):
+            return layer
+    raise ValueError(f"needs a model with a {cls.__name__} layer; its layers are "
+                     f"{[type(layer).__name__ for layer in layers]}")

@@ -1,7 +1,17 @@
-"""Binary cross-entropy, its gradient, and binary accuracy. Labels y and inputs have shape (batch, 1)."""
+"""Binary cross-entropy and its gradient, binary accuracy, and which loss/metric names exist.
+
+Labels y and the inputs have shape (batch, 1). When the model's last layer is Dense(sigmoid), its
+sigmoid and the cross-entropy run as one piece on the logit z (``reads_logits``): the loss is then
+exact and finite for any z, and its gradient is simply (sigmoid(z) - y) / batch.
+"""
 import numpy as np
 
+from .activations import sigmoid
+from .layers import Dense
+
 EPSILON = 1e-7   # Keras's clip for probabilities
+LOSSES = ("binary_crossentropy",)
+METRICS = ("accuracy",)
 
 
 def binary_crossentropy_from_logits(y, logits):
@@ -10,14 +20,16 @@ def binary_crossentropy_from_logits(y, logits):
     loss_i = max(z, 0) - z y + log(1 + exp(-|z|));  d loss / d z_i = (sigmoid(z_i) - y_i) / batch.
     """
     z = logits
-    e = np.exp(-np.abs(z))                                   # in (0, 1]: never overflows
-    per_sample = np.maximum(z, 0) - z * y + np.log1p(e)
-    p = np.where(z >= 0, 1, e) / (1 + e)                     # sigmoid(z), both signs stable
-    return float(per_sample.sum() / len(y)), ((p - y) / len(y)).astype(logits.dtype, copy=False)
+    per_sample = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return float(per_sample.sum() / len(y)), ((sigmoid(z) - y) / len(y)).astype(logits.dtype, copy=False)
 
 
 def binary_crossentropy(y, p):
-    """Mean BCE of probabilities p (clipped to [1e-7, 1 - 1e-7], as Keras) and d(loss)/dp."""
+    """Mean BCE of probabilities p (clipped to [1e-7, 1 - 1e-7], as Keras) and d(loss)/dp.
+
+    loss_i = -(y log p + (1 - y) log(1 - p));  d loss / d p_i = (p - y) / (p (1 - p)) / batch
+    inside the clip, 0 outside it.
+    """
     clipped = np.clip(p, EPSILON, 1 - EPSILON)
     loss = -(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).mean()
     inside = (p > EPSILON) & (p < 1 - EPSILON)       # the clip has zero gradient outside
@@ -30,5 +42,28 @@ def binary_accuracy(y, scores, threshold):
     return np.count_nonzero((scores > threshold) == (y > 0.5)) / len(y)
 
 
-LOSSES = ("binary_crossentropy",)
-METRICS = ("accuracy",)
+def reads_logits(last_layer):
+    """True when the loss should read the last layer's logit: a Dense layer with a sigmoid (as Keras)."""
+    return isinstance(last_layer, Dense) and last_layer.activation == "sigmoid"
+
+
+def check_loss(loss):
+    """The loss name, or ValueError naming the supported ones."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; supported: {list(LOSSES)}")
+    return loss
+
+
+def check_metrics(metrics):
+    """A list of metric names from None, one name, or a list of names; ValueError on unknown ones."""
+    if metrics is None:
+        return []
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    try:
+        metrics = list(metrics)
+    except TypeError:
+        raise TypeError(f"metrics must be a list of names such as ['accuracy'], got {metrics!r}") from None
+    for metric in metrics:
+        if not isinstance(metric, str) or metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; supported: {list(METRICS)}")
+    return metrics

@@ -39,11 +39,31 @@ class Adam:
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
                 "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-    def state(self):
-        """Arrays that resume training exactly: {"m/key": ..., "v/key": ...} and the step count."""
-        arrays = {f"m/{key}": value for key, value in self.m.items()}
-        arrays.update({f"v/{key}": value for key, value in self.v.items()})
-        return self.iterations, arrays
+    def get_state(self):
+        """What resumes training exactly: {"iterations": t, "m": {key: array}, "v": {key: array}}."""
+        return {"iterations": self.iterations, "m": dict(self.m), "v": dict(self.v)}
+
+    def set_state(self, state, params):
+        """Restore a get_state() dict for the weights ``params`` ({key: array}); every slot is checked
+        (keys, shapes and dtypes of params; finite; v >= 0) before anything changes. Slots are copied."""
+        iterations = _checks.positive_int("iterations", state["iterations"], minimum=0)
+        slots = {"m": {}, "v": {}}
+        if iterations:
+            for slot in slots:
+                given = state[slot]
+                if set(given) != set(params):
+                    raise ValueError(f"optimizer slot {slot!r} has weights {sorted(given)}, "
+                                     f"expected {sorted(params)}")
+                for key, value in params.items():
+                    array = np.asarray(given[key])
+                    if array.shape != value.shape or array.dtype != value.dtype:
+                        raise ValueError(f"optimizer slot {slot}/{key} has shape {array.shape} "
+                                         f"{array.dtype}, expected {value.shape} {value.dtype}")
+                    if not np.isfinite(array).all() or (slot == "v" and (array < 0).any()):
+                        raise ValueError(f"optimizer slot {slot}/{key} must be finite"
+                                         + (" and >= 0" if slot == "v" else ""))
+                    slots[slot][key] = array.copy()
+        self.iterations, self.m, self.v = iterations, slots["m"], slots["v"]
 
 
 OPTIMIZERS = {"adam": Adam}

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import kernels
+from npembed import bags as packing, kernels
 from strategies import id_batches, seeds
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
@@ -37,7 +37,7 @@ def random_bags(batch, seed):
     vocab, ids = batch
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(ids), size=rng.integers(1, 2 * len(ids) + 1))
-    return vocab, ids, rng, kernels.Bags.from_padded(ids).take(rows)
+    return vocab, ids, rng, packing.Bags.from_padded(ids).take(rows)
 
 
 bag_cases = dict(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
@@ -48,7 +48,7 @@ bag_cases = dict(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=s
 def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids, rng, bags = random_bags(batch, seed)
     table = rng.uniform(-1, 1, (vocab, dim)).astype(dtype)
-    (fast, _), (ref, _) = run_both(kernels.pooled_lookup, bags, table, mask_zero)
+    (fast, _), (ref, _) = run_both(packing.pooled_lookup, bags, table, mask_zero)
     assert fast[0].dtype == ref[0].dtype == dtype
     np.testing.assert_allclose(fast[0], ref[0], **TOLERANCE[dtype])
     np.testing.assert_array_equal(fast[1], ref[1])
@@ -64,7 +64,7 @@ def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids, rng, bags = random_bags(batch, seed)
     d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
     start = rng.normal(size=(vocab, dim)).astype(dtype)          # backward ADDS into grads
-    (_, fast), (_, ref) = run_both(kernels.pooled_lookup_backward, bags, d_step, mask_zero, start)
+    (_, fast), (_, ref) = run_both(packing.pooled_lookup_backward, bags, d_step, mask_zero, start)
     # both equal a scatter over the padded rows (repeated ids accumulate), computed in float64;
     # a sum's rounding error scales with the sum of its terms' magnitudes, not with the result
     padded = ids[bags.rows]
@@ -82,7 +82,7 @@ def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=40))
 def test_pack_agrees_and_is_the_count_matrix(batch):
     vocab, ids = batch
-    (fast, _), (ref, _) = run_both(kernels.pack, ids)
+    (fast, _), (ref, _) = run_both(packing.pack, ids)
     for a, b in zip(fast, ref):
         np.testing.assert_array_equal(a, b)
     bag_ids, counts, offsets, _ = fast
@@ -96,7 +96,7 @@ def test_pack_agrees_and_is_the_count_matrix(batch):
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=20), parts=st.integers(1, 5))
 def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     vocab, ids = batch
-    bags = kernels.Bags.from_padded(ids)
+    bags = packing.Bags.from_padded(ids)
     cuts = bags.split_by_owner(parts)
     assert cuts.shape == (len(ids), parts + 1)
     np.testing.assert_array_equal(cuts[:, 0], bags.offsets[:-1])
@@ -159,7 +159,7 @@ def test_switch_is_documented_and_validated():
 def test_bit_identical_for_any_thread_count(rng):
     """Forward rows are independent; in the backward each id has one owner that adds in batch order."""
     ids = rng.integers(0, 50, (256, 40))
-    bags = kernels.Bags.from_padded(ids).take(rng.permutation(256))
+    bags = packing.Bags.from_padded(ids).take(rng.permutation(256))
     table = rng.normal(size=(50, 8)).astype(np.float32)
     d_step = rng.normal(size=(256, 8)).astype(np.float32)
     previous = numba.get_num_threads()
@@ -169,8 +169,8 @@ def test_bit_identical_for_any_thread_count(rng):
             numba.set_num_threads(threads)
             for _ in range(3):
                 grads = np.zeros((50, 8), np.float32)
-                kernels.pooled_lookup_backward(bags, d_step, False, grads)
-                runs.append((kernels.pooled_lookup(bags, table, False)[0], grads))
+                packing.pooled_lookup_backward(bags, d_step, False, grads)
+                runs.append((packing.pooled_lookup(bags, table, False)[0], grads))
     finally:
         numba.set_num_threads(previous)
     for pooled, grads in runs[1:]:
@@ -181,12 +181,12 @@ def test_bit_identical_for_any_thread_count(rng):
 def test_backward_bit_identical_for_any_number_of_parts(rng):
     """More parts than threads (or than ids) give the same bits: ownership, not scheduling."""
     ids = rng.integers(0, 30, (64, 25))
-    bags = kernels.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
+    bags = packing.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
     d_step = rng.normal(size=(100, 5))
     results = []
     for parts in (1, 2, 3, 7, 64):
         grads = np.zeros((30, 5))
-        kernels._pooled_lookup_backward_numba(bags.ids, bags.counts, bags.split_by_owner(parts),
+        packing._pooled_lookup_backward_numba(bags.ids, bags.counts, bags.split_by_owner(parts),
                                               bags.lengths, bags.rows, bags.steps, d_step, False, grads)
         results.append(grads)
     for grads in results[1:]:

@@ -259,3 +259,31 @@ def test_blas_runs_on_one_thread_while_training_and_is_restored(rng):
     tutorial_model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[Record()])
     assert before and seen and all(threads == {path: 1 for path in before} for threads in seen)
     assert {path: threads for path, threads in blas_threads().items() if path in before} == before
+
+
+def test_optimizer_state_round_trips_and_bad_slots_are_refused(rng, tmp_path):
+    x, y = reviews(rng)
+    model = tutorial_model(seed=5)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    state = model.optimizer.get_state()
+    fresh = Adam(learning_rate=0.02)
+    fresh.set_state(state, model.params)
+    assert fresh.iterations == model.optimizer.iterations
+    for slot in ("m", "v"):
+        for key, value in state[slot].items():
+            np.testing.assert_array_equal(fresh.get_state()[slot][key], value)
+            assert fresh.get_state()[slot][key] is not value            # copied
+    key = "embedding/embeddings"
+    for slot, bad in (("v", -1.0), ("m", np.nan), ("v", np.inf)):
+        broken = {**state, slot: {**state[slot], key: np.full_like(state[slot][key], bad)}}
+        with pytest.raises(ValueError, match=f"{slot}/{key} must be finite"):
+            Adam().set_state(broken, model.params)
+    with pytest.raises(ValueError, match="shape"):
+        Adam().set_state({**state, "m": {**state["m"], key: state["m"][key][:3]}}, model.params)
+    # a saved file whose v slot went negative does not load
+    model.save(tmp_path / "model.npz")
+    arrays = dict(np.load(tmp_path / "model.npz"))
+    arrays[f"optimizer/v/{key}"] = -arrays[f"optimizer/v/{key}"] - 1
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="bad.npz.*>= 0"):
+        load_model(tmp_path / "bad.npz")

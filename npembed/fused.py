@@ -1,0 +1,100 @@
+"""The fast path: Embedding followed by GlobalAveragePooling1D run as one step over packed ids.
+
+The textbook pair gathers a (batch, steps, dim) tensor of vectors and averages it; its backward
+spreads d_pooled / divisor over every step and scatter-adds it into the table. ``EmbeddingMean``
+computes the same numbers from ``bags.Bags`` (each row's distinct ids and their counts, like
+PyTorch's ``EmbeddingBag(mode="mean")``), so no (batch, steps, dim) tensor is made and padding
+costs O(1) per row. The tests hold it equal to the pair, gradients included.
+
+``stages(layers)`` is the one place that chooses: with the Numba kernels, a leading
+Embedding + GlobalAveragePooling1D runs as one EmbeddingMean; with ``set_kernels("numpy")`` every
+layer runs on its own, exactly as declared.
+"""
+import numpy as np
+
+from . import bags, kernels
+from .layers import Embedding, GlobalAveragePooling1D
+
+
+class EmbeddingMean:
+    """Embedding + GlobalAveragePooling1D as one step: ids (batch, steps) -> mean vectors (batch, dim).
+
+    Reads and updates the Embedding's own ``params`` and ``grads``; the pooling layer has no weights.
+
+    >>> step = EmbeddingMean(embedding, pooling)     # both layers built
+    >>> pooled = step(ids)                           # == pooling(embedding(ids), embedding mask)
+    """
+
+    def __init__(self, embedding, pooling):
+        if not isinstance(embedding, Embedding) or not isinstance(pooling, GlobalAveragePooling1D):
+            raise TypeError("EmbeddingMean fuses an Embedding and a GlobalAveragePooling1D, got "
+                            f"{type(embedding).__name__} and {type(pooling).__name__}")
+        self.embedding, self.pooling = embedding, pooling
+        self.layers = (embedding, pooling)
+        self.name = f"{embedding.name} + {pooling.name}"
+
+    @property
+    def params(self):
+        """The Embedding's weights: {"embeddings": (vocab, dim)}."""
+        return self.embedding.params
+
+    @property
+    def grads(self):
+        """The Embedding's gradients, same keys and shapes as params."""
+        return self.embedding.grads
+
+    def zero_grads(self):
+        """Set the Embedding's gradient to 0."""
+        self.embedding.zero_grads()
+
+    def pack(self, ids):
+        """Check ids (n, steps) against the Embedding and pack them once: a bags.Bags of n rows."""
+        if not self.embedding.built:
+            raise RuntimeError(f"the Embedding {self.embedding.name!r} is not built yet")
+        return bags.Bags.from_padded(self.embedding.check_input(ids), self.embedding.dtype)
+
+    def __call__(self, ids):
+        """forward(ids) after checking them; ids (batch, steps) or a Bags made by pack."""
+        return self.forward(ids if isinstance(ids, bags.Bags) else self.pack(ids))
+
+    def compute_mask(self, inputs, mask):
+        """None: the steps axis is gone."""
+        return None
+
+    def forward(self, packed, mask=None):
+        """packed: Bags of a batch (checked) -> pooled (batch, dim).
+
+        pooled[b] = (sum over the row's distinct real ids k of count_k E[k]
+                     + (0 if mask_zero else n_padding E[0])) / divisor,
+        divisor = n_real (mask_zero) or steps, and an all-padding masked row pools to 0.
+        """
+        self._packed = packed
+        pooled, self._n_real = bags.pooled_lookup(packed, self.params["embeddings"],
+                                                  self.embedding.mask_zero)
+        return pooled
+
+    def backward(self, d_pooled):
+        """d_pooled (batch, dim) -> None; adds into the Embedding's grads.
+
+        Each averaged step of row b gets d_step[b] = d_pooled[b] / divisor (d mean / dx_t = 1/divisor),
+        so dE[k] += count_k d_step[b] for every real id k of row b, and dE[0] += n_padding d_step[b]
+        when padding is averaged too.
+        """
+        d_step = bags.step_gradients(np.asarray(d_pooled, dtype=self.embedding.dtype), self._n_real,
+                                     self._packed.steps, self.embedding.mask_zero)
+        bags.pooled_lookup_backward(self._packed, d_step, self.embedding.mask_zero, self.grads["embeddings"])
+        return None
+
+
+def can_fuse(layers):
+    """True when the layers start with an Embedding directly followed by GlobalAveragePooling1D."""
+    return (len(layers) >= 2 and isinstance(layers[0], Embedding)
+            and isinstance(layers[1], GlobalAveragePooling1D))
+
+
+def stages(layers):
+    """What runs, in order: the layers themselves, or with the Numba kernels a leading
+    Embedding + GlobalAveragePooling1D replaced by one EmbeddingMean."""
+    if kernels.get_kernels() == "numba" and can_fuse(layers):
+        return [EmbeddingMean(layers[0], layers[1])] + list(layers[2:])
+    return list(layers)

@@ -1,0 +1,128 @@
+"""Saving and loading a Sequential model as one .npz: weights, optimizer state, JSON config; no pickle.
+
+Layout: ``weights/<layer>/<key>`` for every weight, ``optimizer/m/<layer>/<key>`` and
+``optimizer/v/<layer>/<key>`` for Adam's slots once it has stepped, and ``config``: the UTF-8 JSON of
+``Sequential.get_config()``. Loading never unpickles, and it checks every member's declared shape
+against the sizes the layers report and the bytes the member really holds before reading it.
+"""
+import json
+import zipfile
+
+import numpy as np
+
+from . import _checks, optimizers
+from ._io import atomic_write
+from .layers import LAYERS, shapes_through
+
+FORMAT = "npembed.Sequential"
+FORMAT_VERSION = 1
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def model_config(model):
+    """A built Sequential's config: everything but the weights, as JSON-able values."""
+    config = {
+        "format": FORMAT, "version": FORMAT_VERSION, "name": model.name,
+        "seed": model.seed, "dtype": model.dtype.name, "input_shape": list(model.input_shape),
+        "layers": [{"class": type(layer).__name__, "config": layer.get_config()} for layer in model.layers],
+        "weights": [[key, list(value.shape)] for key, value in model.params.items()],
+        "rng_state": model.rng.bit_generator.state,
+        "compile": None,
+    }
+    if model.optimizer is not None:
+        config["compile"] = {"optimizer": {"class": type(model.optimizer).__name__,
+                                           "config": model.optimizer.get_config(),
+                                           "iterations": model.optimizer.iterations},
+                             "loss": model.loss, "metrics": model.metrics}
+    return config
+
+
+def save_model(model, path):
+    """Write model (built) to path atomically: a reader sees the old file or the whole new one."""
+    config = model.get_config()
+    arrays = {f"weights/{key}": value for key, value in model.params.items()}
+    if model.optimizer is not None:
+        state = model.optimizer.get_state()
+        for slot in ("m", "v"):
+            arrays.update({f"optimizer/{slot}/{key}": value for key, value in state[slot].items()})
+    arrays["config"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
+
+
+def load_model(path):
+    """Read a model written by Sequential.save; never unpickles. Predictions are reproduced exactly."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not an npembed model file (.npz): {error}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not an npembed model file: it holds a single array, not an .npz")
+    with archive:
+        try:
+            return _model_from_archive(archive)
+        except (KeyError, ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile,
+                json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is not a valid npembed model file: {error}") from None
+
+
+def _member_header(archive, name):
+    """(shape, dtype, member size) of an .npz member, from its header only: nothing big is read."""
+    info = archive.zip.getinfo(f"{name}.npy")
+    with archive.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"member {name!r} has an unsupported .npy version {version}")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(member, max_header_size=10_000)
+        return shape, dtype, info.file_size - member.tell()
+
+
+def _read_member(archive, name, shape):
+    """The member's array, once its header shows ``shape`` and the member really holds those bytes."""
+    member_shape, dtype, stored = _member_header(archive, name)
+    if member_shape != tuple(shape):
+        raise ValueError(f"member {name!r} is stored with shape {member_shape}, expected {tuple(shape)}")
+    if dtype.hasobject or stored < int(np.prod(shape, dtype=np.float64)) * dtype.itemsize:
+        raise ValueError(f"member {name!r} declares {tuple(shape)} {dtype} but holds only {stored} bytes")
+    return archive[name]
+
+
+def _model_from_archive(archive):
+    from .models import Sequential
+    if _member_header(archive, "config")[2] > MAX_CONFIG_BYTES:
+        raise ValueError("its config is larger than any npembed config")
+    config = json.loads(bytes(archive["config"]).decode("utf-8"))
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ValueError("its config does not name the npembed.Sequential format")
+    if config.get("version") != FORMAT_VERSION:
+        raise ValueError(f"format version {config.get('version')!r} is not supported")
+    layers = []
+    for entry in config["layers"]:
+        if entry["class"] not in LAYERS:
+            raise ValueError(f"unknown layer class {entry['class']!r}")
+        layers.append(LAYERS[entry["class"]](**entry["config"]))
+    model = Sequential(layers, seed=config["seed"], dtype=config["dtype"], name=config["name"])
+    # the sizes come from the layers, and must be those stored: building then allocates nothing more
+    expected, _ = shapes_through(model.layers, config["input_shape"])
+    stored = {key: tuple(int(n) for n in shape) for key, shape in config["weights"]}
+    if stored != expected:
+        raise ValueError(f"the layers declare weights {expected}, the file holds {stored}")
+    weights = [_read_member(archive, f"weights/{key}", shape) for key, shape in expected.items()]
+    model.build(tuple(config["input_shape"]))
+    model.set_weights(weights)
+    model.rng.bit_generator.state = config["rng_state"]
+    compiled = config.get("compile")
+    if compiled:
+        optimizer = optimizers.OPTIMIZERS[compiled["optimizer"]["class"].lower()](
+            **compiled["optimizer"]["config"])
+        model.compile(optimizer, compiled["loss"], compiled["metrics"])
+        iterations = _checks.positive_int("iterations", compiled["optimizer"]["iterations"], 0)
+        slots = {slot: {key: _read_member(archive, f"optimizer/{slot}/{key}", shape)
+                        for key, shape in expected.items()} if iterations else {}
+                 for slot in ("m", "v")}
+        optimizer.set_state({"iterations": iterations, **slots}, model.params)
+    return model
