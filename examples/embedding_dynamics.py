@@ -19,7 +19,7 @@ from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb
 
 TRACKED = ("great", "awful", "beautiful", "boring", "the", "and")
-INDEX_FROM = 3
+FIRST_WORD = imdb.INDEX_FROM + 1      # ids below it are reserved (<PAD>, <START>, <UNK>, <UNUSED>)
 
 
 def main(argv=None):
@@ -36,8 +36,8 @@ def main(argv=None):
     for name in ("epochs", "maxlen", "map_words"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.vocab_size <= INDEX_FROM + 1:
-        parser.error("--vocab-size must be > 4")
+    if args.vocab_size <= FIRST_WORD:
+        parser.error(f"--vocab-size must be > {FIRST_WORD}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a folder")
@@ -45,14 +45,10 @@ def main(argv=None):
 
     (train_data, train_labels), _ = imdb.load_data(args.data, num_words=args.vocab_size)
     word_index = imdb.get_word_index(args.data)
-    counts_by_rank = imdb.get_word_counts(args.data)
     x = pad_sequences(train_data, maxlen=args.maxlen, padding="post")
     del train_data
     words = imdb.words_by_id(args.vocab_size, word_index)
-    counts = np.zeros(args.vocab_size, dtype=np.int64)
-    real = np.arange(INDEX_FROM + 1, args.vocab_size)
-    known = real[real - INDEX_FROM <= len(counts_by_rank)]          # ids of words that exist
-    counts[known] = counts_by_rank[known - INDEX_FROM - 1]
+    counts = imdb.counts_by_id(args.vocab_size, path=args.data)
 
     model = Sequential([layers.Embedding(args.vocab_size, 16), layers.GlobalAveragePooling1D(),
                         layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")],
@@ -65,7 +61,7 @@ def main(argv=None):
     direction = analysis.sentiment_direction(model)
     final = snapshots.snapshots[-1]
     scores = final @ direction
-    frequent = np.arange(INDEX_FROM + 1, min(args.vocab_size, INDEX_FROM + 1 + args.map_words))
+    frequent = np.arange(FIRST_WORD, min(args.vocab_size, FIRST_WORD + args.map_words))
     points, _, explained = analysis.pca(final[frequent], 2)
     plotting.plot_word_map(points, [words[i] for i in frequent], scores[frequent], out / "word_map.png",
                            labelled=TRACKED + ("excellent", "worst", "wonderful", "terrible", "movie",
@@ -76,6 +72,7 @@ def main(argv=None):
     tracked_ids = [words.index(w) for w in tracked]
     trajectory = np.stack([table[tracked_ids] @ direction for table in snapshots.snapshots])
     plotting.plot_trajectories(snapshots.epochs, trajectory, tracked, out / "trajectories.png")
+    real = np.arange(FIRST_WORD, args.vocab_size)
     plotting.plot_movement_vs_frequency(counts[real], analysis.movement(snapshots.snapshots)[real],
                                         out / "movement.png")
 

@@ -23,7 +23,7 @@ from npembed._io import atomic_write
 from npembed.datasets import imdb
 
 QUERY_WORDS = ("beautiful", "wonderful", "awful", "boring", "funny")
-INDEX_FROM = 3          # load_data's default: ids 0-3 are reserved, words start at 4
+FIRST_WORD = imdb.INDEX_FROM + 1      # ids below it are reserved (<PAD>, <START>, <UNK>, <UNUSED>)
 
 
 def positive_int(minimum):
@@ -46,8 +46,8 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=positive_int(1), default=30)
     parser.add_argument("--batch-size", type=positive_int(1), default=512)
     parser.add_argument("--maxlen", type=positive_int(1), default=500)
-    parser.add_argument("--vocab-size", type=positive_int(INDEX_FROM + 2), default=10000,
-                        help="num_words of load_data (ids below it are kept); must exceed 4")
+    parser.add_argument("--vocab-size", type=positive_int(FIRST_WORD + 1), default=10000,
+                        help=f"num_words of load_data (ids below it are kept); must exceed {FIRST_WORD}")
     parser.add_argument("--embedding-dim", type=positive_int(1), default=16)
     parser.add_argument("--mask-zero", action="store_true", help="average only real words, not padding")
     parser.add_argument("--seed", type=positive_int(0), default=0)
@@ -116,7 +116,7 @@ def main(argv=None):
             neighbours[word] = projector.nearest_neighbors(vectors, words, word, topn=8)
             print(f"  {word:>10}: " + ", ".join(w for w, _ in neighbours[word]))
     scores = analysis.word_sentiment(model)
-    real_ids = np.arange(INDEX_FROM + 1, args.vocab_size)
+    real_ids = np.arange(FIRST_WORD, args.vocab_size)
     ranked = real_ids[np.argsort(scores[real_ids], kind="stable")]
     most_negative = [words[i] for i in ranked[:15]]
     most_positive = [words[i] for i in ranked[::-1][:15]]

@@ -15,7 +15,6 @@ and breaks ties by the word itself in Unicode code-point order, so it never depe
 """
 import array
 import collections
-import itertools
 import re
 
 import numpy as np
@@ -23,9 +22,11 @@ import numpy as np
 TOKENIZER_VERSION = 1       # part of every cache key: bump it whenever tokens could change
 
 _HTML_TAG = re.compile(r"<[^>]*>")
-# after the translation below only letters, digits, apostrophes and spaces remain: an apostrophe
-# that is not between two letters/digits (it follows or precedes a space, an apostrophe, or an end)
-_LOOSE_APOSTROPHE = re.compile(r"'(?:(?<![^\s']')|(?![^\s']))")
+# After the translation below only letters, digits, apostrophes and spaces remain. An apostrophe is
+# loose unless a letter or digit stands on both sides of it (\w: the translation has turned "_" into a
+# space). The pattern starts with the apostrophe itself, which lets the engine skip from one
+# apostrophe to the next: then "no \w before it" (?<!\w') or "no \w after it" (?!\w).
+_LOOSE_APOSTROPHE = re.compile(r"'(?:(?<!\w')|(?!\w))")
 
 
 class _SeparatorTable(dict):
@@ -68,20 +69,20 @@ def number_tokens(texts):
     """Tokenize texts and number each distinct word in order of first appearance.
 
     Returns (numbers, lengths, words): one flat int64 array of word numbers for all tokens of all
-    texts, the int64 token count of each text, and words[n] = the word numbered n. Only machine
-    ints are kept (dict lookups at C speed), never millions of Python strings at once.
+    texts, the int64 token count of each text, and words[n] = the word numbered n.
     """
-    first_seen = collections.defaultdict(itertools.count().__next__)
-    number_of = first_seen.__getitem__
+    # number_of[word] is the word's number; an unseen word gets the next one (len before adding it)
+    number_of = collections.defaultdict(lambda: len(number_of))
+    # array("q") holds raw int64s, 8 bytes a token (a list would hold one Python int object each)
     numbers, lengths = array.array("q"), array.array("q")
     for text in texts:
         before = len(numbers)
-        numbers.extend(map(number_of, tokenize(text)))
+        numbers.extend(map(number_of.__getitem__, tokenize(text)))     # dict lookups at C speed
         lengths.append(len(numbers) - before)
-    return np.frombuffer(numbers, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64), list(first_seen)
+    return np.frombuffer(numbers, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64), list(number_of)
 
 
-def encode(texts_by_split, vocabulary_split="train", executor=None):
+def encode(texts_by_split, vocabulary_split="train"):
     """Tokenize every text and give each token its vocabulary rank.
 
     texts_by_split: {split: list of str}. The vocabulary is built from
@@ -89,34 +90,17 @@ def encode(texts_by_split, vocabulary_split="train", executor=None):
     (words[0] has rank 1), ``counts`` their training counts (int64), and
     ``encoded[split] = (ranks, lengths)``: one flat int32 array of the ranks of every token of every
     text (0 for words outside the vocabulary) and the int64 number of tokens of each text.
-    executor: an optional concurrent.futures executor that numbers the other splits meanwhile.
     """
-    others = [split for split in texts_by_split if split != vocabulary_split]
-    pending = {split: executor.submit(number_tokens, texts_by_split[split]) for split in others} \
-        if executor is not None else {}
-    numbers, lengths, seen = number_tokens(texts_by_split[vocabulary_split])
+    numbered = {split: number_tokens(texts) for split, texts in texts_by_split.items()}
+    numbers, _, seen = numbered[vocabulary_split]
     counts = np.bincount(numbers, minlength=len(seen))
-    order = sorted(range(len(seen)), key=lambda n: (-counts[n], seen[n]))
-    order = [n for n in order if counts[n] > 0]
+    # rank 1 = most frequent; ties broken by the word's code points, so file order never matters
+    order = [n for n in sorted(range(len(seen)), key=lambda n: (-counts[n], seen[n])) if counts[n] > 0]
     words = [seen[n] for n in order]
     rank_of = {word: rank for rank, word in enumerate(words, start=1)}
     encoded = {}
-    for split in texts_by_split:
-        if split == vocabulary_split:
-            split_numbers, split_lengths, split_seen = numbers, lengths, seen
-        elif split in pending:
-            split_numbers, split_lengths, split_seen = pending[split].result()
-        else:
-            split_numbers, split_lengths, split_seen = number_tokens(texts_by_split[split])
+    for split, (split_numbers, split_lengths, split_seen) in numbered.items():
         rank_of_number = np.array([rank_of.get(word, 0) for word in split_seen], dtype=np.int32)
-        encoded[split] = (rank_of_number[split_numbers] if len(split_seen) else
-                          np.zeros(0, dtype=np.int32), split_lengths)
+        encoded[split] = (rank_of_number[split_numbers] if len(split_seen) else np.zeros(0, dtype=np.int32),
+                          split_lengths)
     return words, counts[order].astype(np.int64), encoded
-
-
-if __name__ == "__main__":
-    # The worker that npembed.datasets.imdb starts: pickled texts in, number_tokens(texts) out.
-    import pickle
-    import sys
-    texts = pickle.load(sys.stdin.buffer)
-    pickle.dump(number_tokens(texts), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REAL_ARCHIVE
 from npembed import pad_sequences, text
-from npembed.datasets import imdb
+from npembed.datasets import cache, imdb, reading, source
 
 # label is carried by the folder; names are <number>_<rating>.txt
 SMALL = {
@@ -123,7 +123,7 @@ def test_decode_review_round_trips_the_standardized_text(small):
     (x_train, _), _ = imdb.load_data(small)
     decoded = {imdb.decode_review(x, index) for x in x_train}
     assert "<START> great great movie everyone's favourite" in decoded
-    assert imdb.decode_review([0, 1, 2, 3, 999], index) == "<PAD> <START> <UNK> <UNUSED> ?"
+    assert imdb.decode_review([0, 1, 2, 3, 999], index) == "<PAD> <START> <UNK> <UNUSED> <UNUSED>"
     padded = pad_sequences(x_train, maxlen=9, padding="post")
     assert imdb.decode_review(padded[0], index, skip_padding=True) in decoded
 
@@ -160,8 +160,8 @@ def test_cache_hit_stale_and_corrupt(small, tmp_path, monkeypatch):
     cache_files = list((tmp_path / "cache").glob("imdb-*.npz"))
     assert len(cache_files) == 1
     calls = []
-    original = imdb._build
-    monkeypatch.setattr(imdb, "_build", lambda source: calls.append(source) or original(source))
+    original = cache.build
+    monkeypatch.setattr(cache, "build", lambda source: calls.append(source) or original(source))
     second = imdb.load_data(small)                          # hit: nothing rebuilt
     assert calls == []
     np.testing.assert_array_equal(first[0][1], second[0][1])
@@ -177,10 +177,10 @@ def test_cache_hit_stale_and_corrupt(small, tmp_path, monkeypatch):
 
 def test_stale_key_inside_a_cache_file_is_rebuilt(small, tmp_path, monkeypatch):
     imdb.load_data(small)
-    monkeypatch.setattr(imdb.text, "TOKENIZER_VERSION", 999)   # new tokenizer: a different key
+    monkeypatch.setattr(text, "TOKENIZER_VERSION", 999)   # new tokenizer: a different key
     calls = []
-    original = imdb._build
-    monkeypatch.setattr(imdb, "_build", lambda source: calls.append(source) or original(source))
+    original = cache.build
+    monkeypatch.setattr(cache, "build", lambda source: calls.append(source) or original(source))
     imdb.load_data(small)
     assert len(calls) == 1
 
@@ -191,8 +191,8 @@ def test_download_verifies_and_moves_into_place(small, tmp_path, monkeypatch):
     archive = write_archive(tmp_path / "served.tar.gz", small.parent)
     import hashlib
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    monkeypatch.setattr(imdb, "URL", archive.as_uri())
-    monkeypatch.setattr(imdb, "SHA256", digest)
+    monkeypatch.setattr(source, "URL", archive.as_uri())
+    monkeypatch.setattr(source, "SHA256", digest)
     (x_train, _), _ = imdb.load_data()                       # no path, no env: downloads to the cache
     assert len(x_train) == 5
     assert (tmp_path / "cache" / imdb.ARCHIVE_NAME).read_bytes() == archive.read_bytes()
@@ -200,15 +200,15 @@ def test_download_verifies_and_moves_into_place(small, tmp_path, monkeypatch):
 
 def test_download_with_wrong_checksum_keeps_nothing(small, tmp_path, monkeypatch):
     archive = write_archive(tmp_path / "served.tar.gz", small.parent)
-    monkeypatch.setattr(imdb, "URL", archive.as_uri())
-    monkeypatch.setattr(imdb, "SHA256", "0" * 64)
+    monkeypatch.setattr(source, "URL", archive.as_uri())
+    monkeypatch.setattr(source, "SHA256", "0" * 64)
     with pytest.raises(ValueError, match="SHA-256"):
         imdb.load_data()
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 def test_no_network_gives_a_clear_error(monkeypatch):
-    monkeypatch.setattr(imdb, "URL", "http://127.0.0.1:9/aclImdb_v1.tar.gz")
+    monkeypatch.setattr(source, "URL", "http://127.0.0.1:9/aclImdb_v1.tar.gz")
     with pytest.raises(ConnectionError, match="load_data\\(path=...\\)"):
         imdb.load_data()
 
@@ -340,33 +340,6 @@ def test_real_archive_counts_ranks_and_decoding(real_data):
     np.testing.assert_array_equal(padded[long[0]], x_train[long[0]][-500:])
 
 
-def test_encode_with_a_worker_equals_encode_alone():
-    from concurrent.futures import ThreadPoolExecutor
-    texts = {"train": ["b a c", "a b d", ""], "test": ["a e", "e f b", ""], "extra": ["c c z"]}
-    alone = text.encode(texts)
-    with ThreadPoolExecutor(1) as executor:
-        parallel = text.encode(texts, executor=executor)
-    assert alone[0] == parallel[0]
-    np.testing.assert_array_equal(alone[1], parallel[1])
-    for split in texts:
-        for a, b in zip(alone[2][split], parallel[2][split]):
-            np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(alone[2]["extra"][0], [3, 3, 0])
-
-
-@pytest.mark.parametrize("executable", ["real", "/nonexistent/python", "false"])
-def test_worker_process_gives_the_same_data_or_falls_back(small, monkeypatch, executable):
-    alone = imdb._build(small)
-    monkeypatch.setattr(imdb, "PARALLEL_FROM_BYTES", 0)          # use the worker even here
-    if executable != "real":
-        import shutil
-        monkeypatch.setattr(imdb.sys, "executable", shutil.which(executable) or executable)
-    with_worker = imdb._build(small)
-    assert alone["words"] == with_worker["words"]
-    for key in ("counts", "train_ranks", "test_ranks", "train_lengths", "test_lengths"):
-        np.testing.assert_array_equal(alone[key], with_worker[key])
-
-
 def test_two_processes_building_the_same_cache_both_succeed(small, tmp_path):
     import os
     import subprocess
@@ -388,7 +361,7 @@ def test_two_processes_building_the_same_cache_both_succeed(small, tmp_path):
 
 def test_total_size_is_bounded(small, tmp_path, monkeypatch):
     archive = write_archive(tmp_path / "a.tar.gz", small.parent)
-    monkeypatch.setattr(imdb, "MAX_TOTAL_BYTES", 60)
+    monkeypatch.setattr(reading, "MAX_TOTAL_BYTES", 60)
     with pytest.raises(ValueError, match="add up to more than 60 bytes"):
         imdb.load_data(archive)
 
@@ -397,3 +370,32 @@ def test_words_by_id_names_every_embedding_row():
     words = imdb.words_by_id(8, {"great": 1, "film": 2, "rare": 9})
     assert words == ["<PAD>", "<START>", "<UNK>", "<UNUSED>", "great", "film", "<UNUSED>", "<UNUSED>"]
     assert imdb.words_by_id(3, {"great": 1}, start_char=None) == ["<PAD>", "<UNUSED>", "<UNK>"]
+
+
+def test_reserved_ids_are_named_by_one_rule_for_rows_and_reviews():
+    index = {"great": 1, "film": 2}
+    for kwargs in ({}, {"start_char": None}, {"oov_char": 6, "index_from": 4}, {"start_char": 5}):
+        rows = imdb.words_by_id(9, index, **kwargs)
+        assert imdb.decode_review(range(9), index, **kwargs).split() == rows
+    assert imdb.words_by_id(9, index, oov_char=6, index_from=4)[6] == "<UNK>"   # a reserved id past index_from
+    assert imdb.reserved_name(4) is None and imdb.reserved_name(3) == "<UNUSED>"
+    with pytest.raises(ValueError, match="ids must be >= 0, got -1"):
+        imdb.decode_review([3, -1], index)
+    with pytest.raises(TypeError, match="integers"):
+        imdb.decode_review([0.5], index)
+
+
+def test_tokenizer_keeps_only_apostrophes_inside_words():
+    cases = {"'a'": ["a"], "a''b": ["a", "b"], "don't": ["don't"], "'tis": ["tis"], "rock'n'roll": ["rock'n'roll"],
+             "x' y": ["x", "y"], "é'é": ["é'é"], "_'_": [], "a_'b": ["a", "b"], "1'2": ["1'2"],
+             "日本'語": ["日本'語"], "it\u2019s": ["it's"], "a ' b": ["a", "b"]}
+    for raw, tokens in cases.items():
+        assert text.tokenize(raw) == tokens, raw
+
+
+def test_counts_by_id_follows_the_id_shift():
+    counts = np.array([50, 40, 30])                     # ranks 1, 2, 3 -> ids 4, 5, 6
+    np.testing.assert_array_equal(imdb.counts_by_id(8, counts), [0, 0, 0, 0, 50, 40, 30, 0])
+    np.testing.assert_array_equal(imdb.counts_by_id(6, counts), [0, 0, 0, 0, 50, 40])
+    np.testing.assert_array_equal(imdb.counts_by_id(3, counts), [0, 0, 0])
+    np.testing.assert_array_equal(imdb.counts_by_id(5, counts, index_from=0), [0, 50, 40, 30, 0])

@@ -1,356 +1,20 @@
-"""The IMDB movie-review dataset, built from the raw aclImdb archive with Keras's id conventions.
+"""The IMDB movie-review dataset with Keras's API and id conventions, built from the raw aclImdb archive.
 
 ``load_data`` gives what ``keras.datasets.imdb.load_data`` gives, but rebuilt from the review texts
-(see npembed.text for the tokenizer), so every step can be read and changed.
-
-Where the reviews come from, first match wins:
-1. ``path``: an aclImdb .tar.gz (the official aclImdb_v1.tar.gz or a copy holding only the labeled
-   reviews), or an extracted aclImdb folder (or the folder that contains it);
-2. the environment variable ``NPEMBED_IMDB``, same forms;
-3. ``aclImdb_v1.tar.gz`` in the cache folder (``NPEMBED_CACHE``, else ``$XDG_CACHE_HOME/npembed``,
-   else ``~/.cache/npembed``);
-4. otherwise the official archive is downloaded there, verified by SHA-256, and moved into place.
-
-The tokenized result is cached in the same folder as one .npz (no pickle), keyed by the source's
-content hash and the tokenizer's version: a second load takes a fraction of a second.
-
-Canonical order, before shuffling: train then test; in each, negative reviews then positive
-ones; in each, by the review number of the file name (``<number>_<rating>.txt``).
+(npembed.text tokenizes them), so every step can be read and changed. The other jobs live beside
+this module: where the reviews come from (``source``), reading the archive (``reading``) and the
+tokenized cache (``cache``).
 """
-import hashlib
-import os
-import pickle
-import re
-import subprocess
-import sys
-import tarfile
-import urllib.error
-import urllib.request
-import warnings
-import zlib
-from pathlib import Path
-
 import numpy as np
 
-from .. import _checks, text
-from .._io import atomic_write
-
-URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
-ARCHIVE_NAME = "aclImdb_v1.tar.gz"
-SPLITS = ("train", "test")
-LABELS = ("neg", "pos")                  # label 0, label 1
-MAX_REVIEW_BYTES = 1 << 20               # the longest real review has ~14 KB; refuse anything huge
-MAX_TOTAL_BYTES = 1 << 30                # all labeled reviews take ~130 MB; bounds a decompression bomb
-CACHE_FORMAT = 1
-
-_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/([^/]+)\.txt$")
-
-
-# ------------------------------------------------------------------------------------------------
-# Where the data lives
-# ------------------------------------------------------------------------------------------------
-
-def cache_dir():
-    """The per-user folder for the downloaded archive and the processed cache."""
-    if os.environ.get("NPEMBED_CACHE"):
-        return Path(os.environ["NPEMBED_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "npembed"
-
-
-def locate(path=None, download_if_missing=True):
-    """The archive or folder to read, following the order in the module docstring."""
-    for candidate, origin in ((path, "path"), (os.environ.get("NPEMBED_IMDB") or None, "NPEMBED_IMDB")):
-        if candidate is not None:
-            candidate = Path(candidate).expanduser()
-            if not candidate.exists():
-                raise FileNotFoundError(f"IMDB data not found: {origin} points to {candidate}, "
-                                        "which does not exist")
-            return candidate
-    cached = cache_dir() / ARCHIVE_NAME
-    if cached.exists():
-        return cached
-    if not download_if_missing:
-        raise FileNotFoundError(f"no IMDB archive at {cached}")
-    return download(cached)
-
-
-def download(destination=None, url=None, sha256=None, progress=True):
-    """Download the official archive to destination, verify its SHA-256, move it into place."""
-    destination = Path(destination or cache_dir() / ARCHIVE_NAME)
-    url, sha256 = url or URL, sha256 or SHA256
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, \
-                atomic_write(destination) as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            bar = _progress_bar(total, f"Downloading {destination.name}", progress)
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
-            bar.close()
-            if digest.hexdigest() != sha256:
-                raise ValueError(f"the download from {url} has SHA-256 {digest.hexdigest()}, "
-                                 f"expected {sha256}; the file was not kept")
-    except (urllib.error.URLError, OSError) as error:
-        if isinstance(error, FileNotFoundError) and not str(url).startswith("file:"):
-            raise
-        raise ConnectionError(
-            f"could not download the IMDB archive from {url} ({error}). Without network access, "
-            "pass the path of an aclImdb .tar.gz or folder: load_data(path=...), --data PATH, or "
-            "the environment variable NPEMBED_IMDB.") from None
-    return destination
-
-
-def _progress_bar(total, description, enabled):
-    from tqdm import tqdm
-    return tqdm(total=total, unit="B", unit_scale=True, desc=description, disable=not enabled)
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading raw reviews
-# ------------------------------------------------------------------------------------------------
-
-def _review_key(match):
-    split, label, stem = match.groups()
-    number = stem.split("_", 1)[0]
-    return split, label, (int(number) if number.isdigit() else float("inf"), stem)
-
-
-def read_reviews(path):
-    """{split: (texts, labels)} from an archive or folder, in canonical order.
-
-    Reviews with invalid UTF-8 are decoded with replacement characters and counted in a warning.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"IMDB data not found at {path}")
-    found = []                                           # (split, label, sort key, bytes)
-    if path.is_dir():
-        root = path / "aclImdb" if (path / "aclImdb").is_dir() else path
-        for split in SPLITS:
-            for label in LABELS:
-                folder = root / split / label
-                if folder.is_dir():
-                    for entry in os.scandir(folder):
-                        match = _REVIEW_PATH.search(f"{split}/{label}/{entry.name}")
-                        if match and entry.is_file() and entry.stat().st_size <= MAX_REVIEW_BYTES:
-                            found.append((*_review_key(match), Path(entry.path).read_bytes()))
-    else:
-        found = _read_archive(path)
-    groups = {(split, label): 0 for split in SPLITS for label in LABELS}
-    for split, label, _, _ in found:
-        groups[split, label] += 1
-    missing = [f"{split}/{label}" for (split, label), count in groups.items() if count == 0]
-    if missing:
-        raise ValueError(f"{path} is not an aclImdb archive or folder: it has no reviews in "
-                         f"{', '.join(missing)} (expected aclImdb/{{train,test}}/{{pos,neg}}/*.txt)")
-    found.sort(key=lambda item: (SPLITS.index(item[0]), LABELS.index(item[1]), item[2]))
-    invalid = 0
-    result = {split: ([], []) for split in SPLITS}
-    for split, label, _, raw in found:
-        try:
-            review = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            review = raw.decode("utf-8", errors="replace")
-            invalid += 1
-        result[split][0].append(review)
-        result[split][1].append(LABELS.index(label))
-    if invalid:
-        warnings.warn(f"{invalid} reviews in {path} were not valid UTF-8; their bad bytes were "
-                      "replaced by U+FFFD", UnicodeWarning, stacklevel=3)
-    return {split: (texts, np.array(labels, dtype=np.int64)) for split, (texts, labels) in result.items()}
-
-
-def _read_archive(path):
-    try:
-        archive = tarfile.open(path, "r:*")
-    except (tarfile.ReadError, EOFError, zlib.error, OSError) as error:
-        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise
-        raise ValueError(f"{path} is not a gzip/tar archive ({error})") from None
-    found, total = [], 0
-    try:
-        with archive:
-            for member in archive:
-                match = _REVIEW_PATH.search(member.name)
-                # only regular files are read, into memory: links, devices and odd paths never
-                # touch the file system
-                if not match or not member.isfile():
-                    continue
-                if member.size > MAX_REVIEW_BYTES:
-                    raise ValueError(f"{path}: member {member.name} declares {member.size} bytes, "
-                                     "far more than any review")
-                total += member.size
-                if total > MAX_TOTAL_BYTES:
-                    raise ValueError(f"{path}: its reviews add up to more than {MAX_TOTAL_BYTES} bytes, "
-                                     "far more than the aclImdb archive holds")
-                found.append((*_review_key(match), archive.extractfile(member).read()))
-            # read to the end of a compressed stream, so that its checksum (gzip's CRC-32) is
-            # verified: a corrupt byte inside a review must not pass silently
-            while archive.fileobj.read(1 << 20):
-                pass
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        raise ValueError(f"{path} is a truncated or corrupt archive ({type(error).__name__}: "
-                         f"{error})") from None
-    return found
-
-
-# ------------------------------------------------------------------------------------------------
-# The processed cache
-# ------------------------------------------------------------------------------------------------
-
-def source_fingerprint(path):
-    """SHA-256 of an archive's bytes; for a folder, of its review files' names, sizes and mtimes."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*.txt") if _REVIEW_PATH.search(p.as_posix())):
-            stat = file.stat()
-            digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-                          .encode())
-        return "dir-" + digest.hexdigest()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _cache_key(fingerprint):
-    return f"{fingerprint}|tokenizer-{text.TOKENIZER_VERSION}|format-{CACHE_FORMAT}"
-
-
-def processed(path=None, words_only=False):
-    """Tokenized reviews (from the cache, or built and cached): a dict of arrays.
-
-    words: list of words by rank; counts; and for each split, ``{split}_ranks`` (flat int32),
-    ``{split}_lengths`` (int64 per review) and ``{split}_labels`` (int64). words_only=True reads
-    just words and counts from an existing cache.
-    """
-    source = locate(path)
-    key = _cache_key(source_fingerprint(source))
-    cache_file = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
-    data = _read_cache(cache_file, key, words_only)
-    if data is None:
-        data = _build(source)
-        arrays = dict(data, key=np.array(key),
-                      words=np.frombuffer("\n".join(data["words"]).encode("utf-8"), dtype=np.uint8))
-        try:
-            with atomic_write(cache_file) as handle:
-                np.savez(handle, **arrays)
-        except OSError as error:            # a read-only cache folder only costs speed
-            warnings.warn(f"could not write the IMDB cache {cache_file}: {error}", stacklevel=2)
-    return data
-
-
-def _read_cache(cache_file, key, words_only=False):
-    if not cache_file.exists():
-        return None
-    try:
-        with np.load(cache_file, allow_pickle=False) as archive:
-            if str(archive["key"]) != key:
-                raise ValueError("stale key")
-            names = ["counts"] if words_only else [n for n in archive.files if n not in ("key", "words")]
-            data = {name: archive[name] for name in names}
-            data["words"] = bytes(archive["words"]).decode("utf-8").split("\n")
-        for split in () if words_only else SPLITS:
-            lengths = data[f"{split}_lengths"]
-            if lengths.sum() != len(data[f"{split}_ranks"]) or len(lengths) != len(data[f"{split}_labels"]):
-                raise ValueError("inconsistent lengths")
-        if len(data["words"]) != len(data["counts"]):
-            raise ValueError("inconsistent vocabulary")
-        return data
-    except Exception as error:              # any unreadable cache is rebuilt, never trusted
-        warnings.warn(f"rebuilding the IMDB cache {cache_file}: it was stale or corrupt ({error})",
-                      stacklevel=3)
-        return None
-
-
-PARALLEL_FROM_BYTES = 4 << 20      # smaller sources are tokenized in this process alone
-
-
-def _build(source):
-    # A second Python process (started first, so that its imports overlap the reading) numbers
-    # the test reviews while this one numbers the training reviews: ~2 s less on two cores.
-    size = source.stat().st_size if source.is_file() else PARALLEL_FROM_BYTES
-    worker = _NumberingWorker() if size >= PARALLEL_FROM_BYTES else None
-    try:
-        reviews = read_reviews(source)
-        words, counts, encoded = text.encode({split: reviews[split][0] for split in SPLITS},
-                                             executor=worker)
-    finally:
-        if worker is not None:
-            worker.close()
-    data = {"words": words, "counts": counts}
-    for split in SPLITS:
-        data[f"{split}_ranks"], data[f"{split}_lengths"] = encoded[split]
-        data[f"{split}_labels"] = reviews[split][1]
-    return data
-
-
-class _NumberingWorker:
-    """``python -m npembed.text`` in a subprocess, used as a one-task executor by text.encode.
-
-    A plain subprocess rather than multiprocessing, so the user's main script is never imported
-    again. Texts go in and results come back pickled over the pipes between this process and the
-    child it started (nothing from outside is unpickled). If anything fails, the work is done here.
-    """
-
-    def __init__(self):
-        try:
-            package_parent = str(Path(__file__).resolve().parents[2])     # the same npembed as here
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-                filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-            self.process = subprocess.Popen([sys.executable, "-m", "npembed.text"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-        except OSError:
-            self.process = None
-
-    def submit(self, function, texts):
-        if self.process is not None:
-            try:
-                pickle.dump(texts, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                self.process.stdin.close()
-            except OSError:
-                self.close()
-        return _Pending(self, function, texts)
-
-    def result(self, function, texts):
-        if self.process is not None:
-            try:
-                result = pickle.load(self.process.stdout)
-                if self.process.wait(timeout=60) == 0:
-                    return result
-            except (OSError, EOFError, pickle.UnpicklingError, subprocess.TimeoutExpired):
-                pass
-            self.close()
-        return function(texts)
-
-    def close(self):
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait()
-            for pipe in (self.process.stdin, self.process.stdout):
-                pipe.close()
-            self.process = None
-
-
-class _Pending:
-    def __init__(self, worker, function, texts):
-        self.worker, self.function, self.texts = worker, function, texts
-
-    def result(self):
-        return self.worker.result(self.function, self.texts)
-
-
-# ------------------------------------------------------------------------------------------------
-# The Keras-compatible API
-# ------------------------------------------------------------------------------------------------
+from .. import _checks
+from . import reading
+from .reading import LABELS, MAX_REVIEW_BYTES, MAX_TOTAL_BYTES, SPLITS, read_reviews  # noqa: F401
+from .cache import processed, source_fingerprint  # noqa: F401
+from .source import ARCHIVE_NAME, SHA256, URL, cache_dir, download, locate  # noqa: F401
 
 MAX_ID = _checks.MAX_ID
+INDEX_FROM = 3          # load_data's default: ids 0-3 are reserved, words start at 4
 
 
 def _optional_id(name, value):
@@ -358,7 +22,7 @@ def _optional_id(name, value):
 
 
 def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
-              index_from=3):
+              index_from=INDEX_FROM):
     """IMDB reviews as id sequences and 0/1 labels: ``(x_train, y_train), (x_test, y_test)``.
 
     Keras's conventions: each review is ``[start_char] + [rank + index_from for each word]``
@@ -390,7 +54,7 @@ def load_data(path=None, num_words=None, skip_top=0, maxlen=None, seed=113, star
     data = processed(path)
     rng = np.random.RandomState(seed)
     out = []
-    for split in SPLITS:
+    for split in reading.SPLITS:
         # popped: the ranks are turned into ids in place and freed, split after split
         ranks, lengths = data.pop(f"{split}_ranks"), data[f"{split}_lengths"]
         labels = data[f"{split}_labels"]
@@ -463,41 +127,70 @@ def get_word_counts(path=None):
     return processed(path, words_only=True)["counts"]
 
 
-def words_by_id(num_words, word_index, start_char=1, oov_char=2, index_from=3):
+def counts_by_id(num_words, counts=None, path=None, index_from=INDEX_FROM):
+    """Training count of the word of every id in [0, num_words), int64 (num_words,); 0 for reserved ids
+    and ids of no word. counts: get_word_counts(path) when None."""
+    num_words = _checks.positive_int("num_words", num_words, 0, MAX_ID)
+    counts = get_word_counts(path) if counts is None else np.asarray(counts)
+    by_id = np.zeros(num_words, dtype=np.int64)
+    known = counts[:max(num_words - index_from - 1, 0)]       # ranks 1.. land on ids index_from + 1..
+    by_id[index_from + 1:index_from + 1 + len(known)] = known
+    return by_id
+
+
+PAD, START, UNK, UNUSED = "<PAD>", "<START>", "<UNK>", "<UNUSED>"
+
+
+def reserved_name(i, start_char=1, oov_char=2, index_from=INDEX_FROM):
+    """The name of a reserved id, or None for an id that may name a word.
+
+    0 -> "<PAD>", start_char -> "<START>", oov_char -> "<UNK>", any other id up to index_from ->
+    "<UNUSED>" (load_data's defaults: ids 0-3; words start at index_from + 1 = 4).
+    """
+    if i == 0:
+        return PAD
+    if start_char is not None and i == start_char:
+        return START
+    if oov_char is not None and i == oov_char:
+        return UNK
+    return UNUSED if i <= index_from else None
+
+
+def words_by_id(num_words, word_index, start_char=1, oov_char=2, index_from=INDEX_FROM):
     """The word for every id in [0, num_words): row i names embedding row i (e.g. meta.tsv).
 
-    0 -> "<PAD>", start_char -> "<START>", oov_char -> "<UNK>", other ids up to index_from and ids
-    of no word -> "<UNUSED>".
+    Reserved ids are named by reserved_name; ids of no word are "<UNUSED>".
     """
-    words = ["<UNUSED>"] * num_words
+    num_words = _checks.positive_int("num_words", num_words, 0, MAX_ID)
+    words = [UNUSED] * num_words
     for word, rank in word_index.items():
         if rank + index_from < num_words:
             words[rank + index_from] = word
-    for i, name in ((0, "<PAD>"), (start_char, "<START>"), (oov_char, "<UNK>")):
-        if i is not None and i < num_words:
-            words[i] = name
+    reserved = set(range(min(num_words, index_from + 1)))
+    reserved.update(i for i in (start_char, oov_char) if i is not None and i < num_words)
+    for i in reserved:
+        words[i] = reserved_name(i, start_char, oov_char, index_from)
     return words
 
 
-def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=3,
+def decode_review(ids, word_index=None, path=None, start_char=1, oov_char=2, index_from=INDEX_FROM,
                   skip_padding=False):
     """Ids back to text, shifting by index_from as load_data does (so it never reads as gibberish).
 
-    0 -> "<PAD>", start_char -> "<START>", oov_char -> "<UNK>", other ids below index_from + 1 ->
-    "<UNUSED>", unknown ids -> "?". word_index defaults to get_word_index(path).
+    The same names as words_by_id: reserved ids by reserved_name, ids of no word "<UNUSED>".
+    ids: any non-negative integers. word_index defaults to get_word_index(path).
     """
+    ids = np.asarray(ids)
+    if ids.size and (ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer)):
+        raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
+    if ids.size and ids.min() < 0:
+        raise ValueError(f"ids must be >= 0, got {int(ids.min())}")
     if word_index is None:
         word_index = get_word_index(path)
-    reverse_word_index = {rank + index_from: word for word, rank in word_index.items()}
-    reserved = {0: "<PAD>", start_char: "<START>", oov_char: "<UNK>"}
-    words = []
-    for i in np.asarray(ids).ravel().tolist():
+    word_of = {rank + index_from: word for word, rank in word_index.items()}
+    names = []
+    for i in ids.ravel().tolist():
         if i == 0 and skip_padding:
             continue
-        if i in reserved:
-            words.append(reserved[i])
-        elif 0 <= i <= index_from:
-            words.append("<UNUSED>")
-        else:
-            words.append(reverse_word_index.get(i, "?"))
-    return " ".join(words)
+        names.append(reserved_name(i, start_char, oov_char, index_from) or word_of.get(i, UNUSED))
+    return " ".join(names)

@@ -1,0 +1,96 @@
+"""The tokenized reviews, cached as one .npz (no pickle) beside the archive, keyed by content.
+
+The key is the source's SHA-256 (for a folder: its review files' names, sizes and times), the
+tokenizer's version and this format's version: a second load takes a fraction of a second, and any
+change to the data or the tokenizer rebuilds it. A stale or unreadable cache is rebuilt, never trusted.
+"""
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .. import text
+from .._io import atomic_write
+from . import reading
+from .source import cache_dir, locate
+
+CACHE_FORMAT = 1
+
+
+def source_fingerprint(path):
+    """SHA-256 of an archive's bytes; for a folder, of its review files' names, sizes and mtimes."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*.txt") if reading.REVIEW_PATH.search(p.as_posix())):
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                          .encode())
+        return "dir-" + digest.hexdigest()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_key(fingerprint):
+    return f"{fingerprint}|tokenizer-{text.TOKENIZER_VERSION}|format-{CACHE_FORMAT}"
+
+
+def processed(path=None, words_only=False):
+    """Tokenized reviews (from the cache, or built and cached): a dict of arrays.
+
+    words: list of words by rank; counts; and for each split, ``{split}_ranks`` (flat int32),
+    ``{split}_lengths`` (int64 per review) and ``{split}_labels`` (int64). words_only=True reads
+    just words and counts from an existing cache.
+    """
+    source = locate(path)
+    key = _cache_key(source_fingerprint(source))
+    cache_file = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    data = _read_cache(cache_file, key, words_only)
+    if data is None:
+        data = build(source)
+        arrays = dict(data, key=np.array(key),
+                      words=np.frombuffer("\n".join(data["words"]).encode("utf-8"), dtype=np.uint8))
+        try:
+            with atomic_write(cache_file) as handle:
+                np.savez(handle, **arrays)
+        except OSError as error:            # a read-only cache folder only costs speed
+            warnings.warn(f"could not write the IMDB cache {cache_file}: {error}", stacklevel=2)
+    return data
+
+
+def _read_cache(cache_file, key, words_only=False):
+    if not cache_file.exists():
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as stored:
+            if str(stored["key"]) != key:
+                raise ValueError("stale key")
+            names = ["counts"] if words_only else [n for n in stored.files if n not in ("key", "words")]
+            data = {name: stored[name] for name in names}
+            data["words"] = bytes(stored["words"]).decode("utf-8").split("\n")
+        for split in () if words_only else reading.SPLITS:
+            lengths = data[f"{split}_lengths"]
+            if lengths.sum() != len(data[f"{split}_ranks"]) or len(lengths) != len(data[f"{split}_labels"]):
+                raise ValueError("inconsistent lengths")
+        if len(data["words"]) != len(data["counts"]):
+            raise ValueError("inconsistent vocabulary")
+        return data
+    except Exception as error:              # any unreadable cache is rebuilt, never trusted
+        warnings.warn(f"rebuilding the IMDB cache {cache_file}: it was stale or corrupt ({error})",
+                      stacklevel=3)
+        return None
+
+
+
+def build(source):
+    """Read and tokenize every review of source: the dict that processed() caches (see its docstring)."""
+    reviews = reading.read_reviews(source)
+    words, counts, encoded = text.encode({split: reviews[split][0] for split in reading.SPLITS})
+    data = {"words": words, "counts": counts}
+    for split in reading.SPLITS:
+        data[f"{split}_ranks"], data[f"{split}_lengths"] = encoded[split]
+        data[f"{split}_labels"] = reviews[split][1]
+    return data
