@@ -10,6 +10,7 @@ from .projector import load_projector, most_similar
 
 
 def main(argv=None):
+    """Run the command line on argv (default sys.argv[1:]); returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m npembed", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     neighbors = commands.add_parser("neighbors", help="nearest neighbours of a word (cosine)")

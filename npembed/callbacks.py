@@ -19,21 +19,27 @@ class Callback:
     model = None
 
     def set_model(self, model):
+        """The model being trained (fit calls this first)."""
         self.model = model
 
     def on_train_begin(self, logs=None):
+        """Called once before the first epoch."""
         pass
 
     def on_train_end(self, logs=None):
+        """Called once after the last epoch."""
         pass
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Called before each epoch (0-based)."""
         pass
 
     def on_epoch_end(self, epoch, logs=None):
+        """Called after each epoch with its loss, accuracy and validation logs."""
         pass
 
     def on_batch_end(self, batch, logs=None):
+        """Called after each update with the batch's loss, accuracy and size."""
         pass
 
 
@@ -44,6 +50,7 @@ class TerminateOnNaN(Callback):
     """
 
     def on_batch_end(self, batch, logs=None):
+        """Stop training when this batch's loss is NaN or infinite."""
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             print(f"Batch {batch}: invalid loss {loss}, terminating training")
@@ -68,11 +75,13 @@ class EarlyStopping(Callback):
         self.restore_best_weights = bool(restore_best_weights)
 
     def on_train_begin(self, logs=None):
+        """Reset the counters and the best value."""
         self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
         self.best = -np.inf if self.maximize else np.inf
         self.best_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
+        """Compare the monitored value with the best; stop after `patience` epochs without improvement."""
         if self.monitor not in (logs or {}):
             raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the epoch logs only have "
                            f"{sorted(logs or {})} (validation metrics need validation data)")
@@ -114,6 +123,7 @@ class EmbeddingSnapshots(Callback):
         self.steps.append(self.step)
 
     def on_train_begin(self, logs=None):
+        """Check the rows and take snapshot 0: the weights before training."""
         self.snapshots, self.epochs, self.steps, self.step, self.epoch = [], [], [], 0, 0
         if self.rows is not None:
             table = first_of_type(self.model.layers, Embedding).params["embeddings"]
@@ -124,18 +134,22 @@ class EmbeddingSnapshots(Callback):
         self._take(0)
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Remember the epoch, for snapshots taken every N steps."""
         self.epoch = epoch
 
     def on_batch_end(self, batch, logs=None):
+        """Take a snapshot every `every` steps (when every is a number)."""
         self.step += 1
         if self.every != "epoch" and self.step % self.every == 0:
             self._take(self.epoch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
+        """Take a snapshot after each epoch (when every is "epoch")."""
         if self.every == "epoch":
             self._take(epoch + 1)
 
     def on_train_end(self, logs=None):
+        """Write every snapshot to `path` (when given), atomically."""
         if self.path is not None:
             rows = np.arange(len(self.snapshots[0])) if self.rows is None else self.rows
             with atomic_write(self.path) as handle:
@@ -153,6 +167,7 @@ class GradientStats(Callback):
     """
 
     def on_train_begin(self, logs=None):
+        """Find the Embedding layer and copy its table, to measure each step's update."""
         self.embedding = first_of_type(self.model.layers, Embedding)
         table = self.embedding.params["embeddings"]
         self.records, self.step = [], 0
@@ -161,6 +176,7 @@ class GradientStats(Callback):
         self._before = table.copy()
 
     def on_batch_end(self, batch, logs=None):
+        """Record the rows touched and the gradient and update norms of this step."""
         grad, table = self.embedding.grads["embeddings"], self.embedding.params["embeddings"]
         touched = np.any(grad != 0, axis=1)
         update = np.linalg.norm(table - self._before, axis=1)

@@ -35,14 +35,17 @@ class Comparison:
 
 @dataclass
 class GradcheckResult:
+    """Every Comparison of one check; str() prints them as a table."""
     comparisons: list = field(default_factory=list)
 
     @property
     def passed(self):
+        """True when every comparison passed."""
         return all(c.passed for c in self.comparisons)
 
     @property
     def worst(self):
+        """The comparison with the largest relative error."""
         return max(self.comparisons, key=lambda c: c.max_rel_error)
 
     def __str__(self):

@@ -179,6 +179,7 @@ class Embedding(Layer):
         return None
 
     def get_config(self):
+        """{"name", "input_dim", "output_dim", "mask_zero"}: the constructor's arguments."""
         return {"name": self.name, "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "mask_zero": self.mask_zero}
 
@@ -292,6 +293,7 @@ class Dense(Layer):
         return (dz_2d @ self.params["kernel"].T).reshape(self._x.shape)
 
     def get_config(self):
+        """{"name", "units", "activation"}: the constructor's arguments."""
         return {"name": self.name, "units": self.units, "activation": self.activation}
 
 

@@ -36,6 +36,7 @@ class Adam:
                                 alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
+        """The hyperparameters: {"learning_rate", "beta_1", "beta_2", "epsilon"}."""
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
                 "beta_2": self.beta_2, "epsilon": self.epsilon}
 

@@ -44,6 +44,7 @@ def escape_token(token):
 
 
 def unescape_token(line):
+    """The token a meta.tsv line stands for: the inverse of escape_token."""
     def replace(match):
         code = match.group(1)
         if code == "\\":
