@@ -1,9 +1,34 @@
 """Checks at the boundary: every public entry point validates here, before any kernel runs."""
 import numbers
+import os
 
 import numpy as np
 
 MAX_ID = 2**31 - 1          # ids are int32 everywhere: in the kernels, the packed batches and IMDB
+
+
+class StateError(ValueError, RuntimeError):
+    """A call made in the wrong state (before build or compile, or after build): a ValueError, and
+    a RuntimeError as npembed raised before."""
+
+
+def memory_bytes():
+    """This machine's physical memory in bytes (a bound for any one allocation an argument asks for)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def allocation(name, shape, dtype, copies=1):
+    """Refuse, naming the argument, an array of shape and dtype (times copies) larger than this
+    machine's memory: a clear ValueError instead of a MemoryError or an endless swap."""
+    nbytes = float(np.prod([float(n) for n in shape])) * np.dtype(dtype).itemsize * copies
+    limit = memory_bytes()
+    if nbytes > limit:
+        raise ValueError(f"{name} asks for {tuple(shape)} {np.dtype(dtype)}"
+                         f"{f' ({copies} copies)' if copies > 1 else ''}: {nbytes / 2**30:,.1f} GiB, "
+                         f"more than this machine's {limit / 2**30:,.1f} GiB of memory")
 
 
 def positive_int(name, value, minimum=1, maximum=None):

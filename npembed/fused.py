@@ -12,7 +12,7 @@ layer runs on its own, exactly as declared.
 """
 import numpy as np
 
-from . import bags, kernels
+from . import _checks, bags, kernels
 from .layers import Embedding, GlobalAveragePooling1D
 
 
@@ -50,7 +50,7 @@ class EmbeddingMean:
     def pack(self, ids):
         """Check ids (n, steps) against the Embedding and pack them once: a bags.Bags of n rows."""
         if not self.embedding.built:
-            raise RuntimeError(f"the Embedding {self.embedding.name!r} is not built yet")
+            raise _checks.StateError(f"the Embedding {self.embedding.name!r} is not built yet")
         return bags.Bags.from_padded(self.embedding.check_input(ids), self.embedding.dtype)
 
     def __call__(self, ids):

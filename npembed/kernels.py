@@ -72,14 +72,17 @@ def _scatter_add_numba(ids, d_vectors, d_embeddings):
 # --------------------------------------------------------------------------------------------
 # Adam, Keras form, dense: every entry's m and v decay at every step, fused in one pass.
 #   m <- m + (g - m)(1 - beta_1);  v <- v + (g^2 - v)(1 - beta_2);  w <- w - alpha m / (sqrt(v) + eps)
-# with alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) computed by the caller.
+# with alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) computed by the caller. Each returns how many
+# entries of w the update left non-finite (counted in the same pass, so the check costs nothing).
 # --------------------------------------------------------------------------------------------
 
 def adam_update_reference(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
-    """NumPy reference: updates w, m, v in place (all the same shape and dtype)."""
+    """NumPy reference: updates w, m, v in place (all the same shape and dtype); returns the number
+    of non-finite entries of the new w."""
     m += (g - m) * one_minus_beta_1
     v += (g * g - v) * one_minus_beta_2
     w -= alpha * m / (np.sqrt(v) + epsilon)
+    return int(np.count_nonzero(~np.isfinite(w)))
 
 
 @numba.njit(inline="always")
@@ -89,21 +92,27 @@ def _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilo
     vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2
     m[i] = mi
     v[i] = vi
-    w[i] -= alpha * mi / (np.sqrt(vi) + epsilon)
+    wi = w[i] - alpha * mi / (np.sqrt(vi) + epsilon)
+    w[i] = wi
+    return 0 if np.isfinite(wi) else 1
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _adam_update_numba(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    non_finite = 0
     for i in numba.prange(w.size):
-        _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+        non_finite += _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+    return non_finite
 
 
 @numba.njit(cache=True, nogil=True)
 def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     # the same entry update on one thread: for small weights (a Dense kernel or bias), waking the
     # other threads costs more than the update itself (10 us vs 2 us per call)
+    non_finite = 0
     for i in range(w.size):
-        _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+        non_finite += _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+    return non_finite
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,10 +130,11 @@ PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on on
 
 
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
-    """One Keras-form Adam step on w, m, v in place; scalars are cast to w's dtype."""
+    """One Keras-form Adam step on w, m, v in place; scalars are cast to w's dtype. Returns the
+    number of entries of w that the step left non-finite."""
     as_dtype = w.dtype.type
     args = (as_dtype(alpha), as_dtype(1.0 - beta_1), as_dtype(1.0 - beta_2), as_dtype(epsilon))
     if _kernels == "numpy":
         return adam_update_reference(w, g, m, v, *args)
     kernel = _adam_update_numba if w.size >= PARALLEL_ADAM_SIZE else _adam_update_serial
-    kernel(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
+    return kernel(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)

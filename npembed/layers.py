@@ -39,11 +39,21 @@ class Layer:
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         shapes = self.weight_shapes(tuple(input_shape))
+        for key, shape in shapes.items():      # the weight, its gradient and two optimizer slots
+            _checks.allocation(f"{type(self).__name__} weight {key!r}", shape, dtype, copies=4)
         self.dtype = dtype
         self.params = {key: self.initial_value(key, shape, rng).astype(dtype, copy=False)
                        for key, shape in shapes.items()}
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.built = True
+
+    def check_fits(self, input_shape, dtype):
+        """For a built layer: ValueError unless its weights are what inputs of input_shape in dtype need."""
+        needed = self.weight_shapes(tuple(input_shape))
+        have = {key: value.shape for key, value in self.params.items()}
+        if have != needed or self.dtype != np.dtype(dtype):
+            raise ValueError(f"layer {self.name!r} is already built with weights {have} {self.dtype}; "
+                             f"inputs {tuple(input_shape)} in {np.dtype(dtype)} need {needed}")
 
     def count_params(self):
         """Number of weight entries (int)."""
@@ -81,7 +91,7 @@ class Layer:
 
     def _require_built(self):
         if not self.built:
-            raise RuntimeError(f"{type(self).__name__} {self.name or ''} is not built: call "
+            raise _checks.StateError(f"{type(self).__name__} {self.name or ''} is not built: call "
                                "layer.build(input_shape, rng=numpy.random.default_rng(seed)) first")
 
     # shapes and masks ---------------------------------------------------------------------

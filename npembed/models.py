@@ -61,7 +61,7 @@ class Sequential(trainer.Trainer):
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes npembed layers, got {layer!r}")
         if self.built:
-            raise RuntimeError("cannot add a layer to a model that is already built")
+            raise _checks.StateError("cannot add a layer to a model that is already built")
         if any(layer is other for other in self.layers):
             raise ValueError(f"layer {layer!r} is already in the model")
         taken = {other.name for other in self.layers}
@@ -84,8 +84,13 @@ class Sequential(trainer.Trainer):
             return
         self.input_shape = tuple(input_shape)
         _, self.output_shapes = shapes_through(self.layers, self.input_shape)   # a misfit builds nothing
-        for layer, shape in zip(self.layers, [self.input_shape] + self.output_shapes):
-            layer.build(shape, self.rng, self.dtype)
+        inputs = [self.input_shape] + self.output_shapes[:-1]
+        for layer, shape in zip(self.layers, inputs):
+            if layer.built:             # built before, e.g. in another model: it keeps (shares) its weights
+                layer.check_fits(shape, self.dtype)
+        for layer, shape in zip(self.layers, inputs):
+            if not layer.built:
+                layer.build(shape, self.rng, self.dtype)
         # one flat dict of named weights for the optimizer: "dense/kernel", ...
         self.params = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.params.items()}
         self.grads = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.grads.items()}
@@ -181,7 +186,7 @@ class Sequential(trainer.Trainer):
 
     def _require_built(self):
         if not self.built:
-            raise RuntimeError("the model is not built yet: call build(input_shape), fit or predict")
+            raise _checks.StateError("the model is not built yet: call build(input_shape), fit or predict")
 
     # ---- weights and files ---------------------------------------------------------------------
     def get_weights(self):

@@ -18,22 +18,38 @@ class Adam:
         self.learning_rate = _checks.finite_float("learning_rate", learning_rate, low=0, low_open=True)
         self.beta_1 = _checks.finite_float("beta_1", beta_1, low=0, high=1, high_open=True)
         self.beta_2 = _checks.finite_float("beta_2", beta_2, low=0, high=1, high_open=True)
-        self.epsilon = _checks.finite_float("epsilon", epsilon, low=0)
+        self.epsilon = _checks.finite_float("epsilon", epsilon, low=0, low_open=True)  # 0: 0/0 = NaN
         self.iterations = 0
         self.m = {}
         self.v = {}
 
     def step(self, params, grads):
-        """Update every params[key] in place from grads[key]; keys name the model's weights."""
+        """Update every params[key] in place from grads[key]; keys name the model's weights.
+
+        Raises ValueError before any change when a step size or epsilon is not a usable number in
+        the weights' dtype (learning_rate=1e300 is inf in float32; epsilon=1e-50 is 0), and
+        FloatingPointError after a step that made weights non-finite (they are then unusable).
+        """
+        t = self.iterations + 1
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        for dtype in {w.dtype for w in params.values()}:
+            if not abs(alpha) < np.finfo(dtype).max:
+                raise ValueError(f"learning_rate={self.learning_rate} gives step {t} the size "
+                                 f"{alpha:g}, which is not a finite {dtype} number")
+            if dtype.type(self.epsilon) == 0:
+                raise ValueError(f"epsilon={self.epsilon} is 0 in {dtype}: m / (sqrt(v) + 0) would be 0/0")
         if not self.m:
             self.m = {key: np.zeros_like(value) for key, value in params.items()}
             self.v = {key: np.zeros_like(value) for key, value in params.items()}
-        self.iterations += 1
-        t = self.iterations
-        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        for key, w in params.items():
-            kernels.adam_update(w, grads[key], self.m[key], self.v[key],
-                                alpha, self.beta_1, self.beta_2, self.epsilon)
+        self.iterations = t
+        non_finite = {key: kernels.adam_update(w, grads[key], self.m[key], self.v[key],
+                                               alpha, self.beta_1, self.beta_2, self.epsilon)
+                      for key, w in params.items()}
+        broken = {key: count for key, count in non_finite.items() if count}
+        if broken:
+            raise FloatingPointError(f"Adam step {t} made weights non-finite ({broken} entries; "
+                                     f"learning_rate={self.learning_rate} too high?): the weights are "
+                                     "no longer usable; load saved ones or build the model again")
 
     def get_config(self):
         """The hyperparameters: {"learning_rate", "beta_1", "beta_2", "epsilon"}."""

@@ -33,6 +33,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         raise ValueError(f"value {value!r} does not fit dtype {dtype}")
     if not isinstance(value, (str, numbers.Number)):
         raise TypeError(f"value must be a number, got {value!r}")
+    _check_fits("value", np.asarray(value), dtype)
 
     arrays = []
     for i, sequence in enumerate(sequences):
@@ -41,10 +42,12 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         array = np.asarray(sequence)
         if array.dtype == object:
             raise ValueError(f"sequences[{i}] is ragged or holds non-numbers")
+        _check_fits(f"sequences[{i}]", array, dtype)
         arrays.append(array.reshape(0) if len(array) == 0 else array)
     sample_shape = next((a.shape[1:] for a in arrays if len(a)), ())
     if maxlen is None:
         maxlen = max((len(a) for a in arrays), default=0)
+    _checks.allocation("pad_sequences's output (sequences, maxlen)", (len(arrays), maxlen) + sample_shape, dtype)
 
     out = np.full((len(arrays), maxlen) + sample_shape, value, dtype=dtype)
     for i, array in enumerate(arrays):
@@ -59,3 +62,23 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             out[i, maxlen - len(kept):] = kept
     return out
+
+
+def _check_fits(name, array, dtype):
+    """ValueError unless every value of array converts to dtype exactly (no wrap-around, no truncation)."""
+    if array.size == 0 or dtype.kind not in "iuf" or array.dtype.kind not in "biuf":
+        return
+    if dtype.kind in "iu":
+        if array.dtype.kind == "f":
+            bad = ~np.isfinite(array) | (array != np.trunc(array))
+            if bad.any():
+                raise ValueError(f"{name} holds {array[bad].flat[0].item()!r}, which is not an integer: it "
+                                 f"cannot become {dtype} without being truncated")
+        low, high, info = int(array.min()), int(array.max()), np.iinfo(dtype)
+        if low < info.min or high > info.max:
+            raise ValueError(f"{name} holds {low if low < info.min else high}, outside the range of "
+                             f"dtype {dtype} [{info.min}, {info.max}]; it would wrap around")
+    elif array.dtype.kind in "iuf" and array.dtype.itemsize > dtype.itemsize:
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        if finite.size and float(np.abs(finite).max()) > float(np.finfo(dtype).max):
+            raise ValueError(f"{name} holds values beyond the largest {dtype} ({np.finfo(dtype).max:g})")

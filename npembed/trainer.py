@@ -197,7 +197,7 @@ class Trainer:
 
     def _require_compiled(self):
         if self.optimizer is None:
-            raise RuntimeError("the model must be compiled before training or evaluating: "
+            raise _checks.StateError("the model must be compiled before training or evaluating: "
                                "call model.compile(optimizer='adam', loss='binary_crossentropy')")
 
     def loss_and_gradients(self, x, y):
