@@ -6,7 +6,7 @@ change to the data or the tokenizer rebuilds it. A stale or unreadable cache is 
 """
 import hashlib
 import warnings
-from pathlib import Path
+import zipfile
 
 import numpy as np
 
@@ -20,13 +20,12 @@ CACHE_FORMAT = 1
 
 def source_fingerprint(path):
     """SHA-256 of an archive's bytes; for a folder, of its review files' names, sizes and mtimes."""
-    path = Path(path)
+    path = reading.check_source(path)
     digest = hashlib.sha256()
     if path.is_dir():
-        for file in sorted(p for p in path.rglob("*.txt") if reading.REVIEW_PATH.search(p.as_posix())):
-            stat = file.stat()
-            digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-                          .encode())
+        for split, label, name, entry in sorted(reading.review_files(path), key=lambda f: f[:3]):
+            status = entry.stat(follow_symlinks=False)
+            digest.update(f"{split}/{label}/{name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
         return "dir-" + digest.hexdigest()
     with open(path, "rb") as handle:
         while block := handle.read(1 << 22):
@@ -65,24 +64,47 @@ def _read_cache(cache_file, key, words_only=False):
     if not cache_file.exists():
         return None
     try:
+        if not cache_file.is_file():           # a FIFO or a device would block or never end
+            raise ValueError("it is not a regular file")
         with np.load(cache_file, allow_pickle=False) as stored:
             if str(stored["key"]) != key:
                 raise ValueError("stale key")
             names = ["counts"] if words_only else [n for n in stored.files if n not in ("key", "words")]
             data = {name: stored[name] for name in names}
             data["words"] = bytes(stored["words"]).decode("utf-8").split("\n")
-        for split in () if words_only else reading.SPLITS:
-            lengths = data[f"{split}_lengths"]
-            if lengths.sum() != len(data[f"{split}_ranks"]) or len(lengths) != len(data[f"{split}_labels"]):
-                raise ValueError("inconsistent lengths")
-        if len(data["words"]) != len(data["counts"]):
-            raise ValueError("inconsistent vocabulary")
+        check_processed(data, words_only)
         return data
-    except Exception as error:              # any unreadable cache is rebuilt, never trusted
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as error:
+        # anything unreadable or implausible is rebuilt, never trusted
         warnings.warn(f"rebuilding the IMDB cache {cache_file}: it was stale or corrupt ({error})",
                       stacklevel=3)
         return None
 
+
+def _check_array(name, array, kind, ndim=1):
+    if array.dtype.kind != kind or array.ndim != ndim:
+        raise ValueError(f"{name} is {array.dtype} with shape {array.shape}, expected a "
+                         f"{ {'i': 'integer', 'u': 'unsigned'}[kind] } array of {ndim} dimension(s)")
+
+
+def check_processed(data, words_only=False):
+    """ValueError unless data is what build() makes: every dtype, shape, range and total consistent."""
+    words, counts = data["words"], data["counts"]
+    _check_array("counts", counts, "i")
+    if len(words) != len(counts) or (len(counts) and counts.min() < 1):
+        raise ValueError(f"{len(words)} words but {len(counts)} counts, or a count below 1")
+    if len(set(words)) != len(words) or any(not word or word.split() != [word] for word in words):
+        raise ValueError("the vocabulary has an empty, repeated or blank-containing word")
+    for split in () if words_only else reading.SPLITS:
+        ranks, lengths, labels = (data[f"{split}_{part}"] for part in ("ranks", "lengths", "labels"))
+        for name, array in ((f"{split}_ranks", ranks), (f"{split}_lengths", lengths), (f"{split}_labels", labels)):
+            _check_array(name, array, "i")
+        if len(ranks) and (ranks.min() < 0 or ranks.max() > len(words)):
+            raise ValueError(f"{split}_ranks lie in [{ranks.min()}, {ranks.max()}], outside [0, {len(words)}]")
+        if len(lengths) and lengths.min() < 0 or int(lengths.sum()) != len(ranks):
+            raise ValueError(f"{split}_lengths do not add up to the {len(ranks)} ranks")
+        if len(labels) != len(lengths) or (len(labels) and not np.isin(labels, (0, 1)).all()):
+            raise ValueError(f"{split}_labels must be one 0/1 label per review")
 
 
 def build(source):
