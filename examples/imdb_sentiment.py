@@ -8,65 +8,119 @@ Loads IMDB (10,000 words), pads to 500 ids, trains Embedding(10000, 16) -> Globa
 model.npz and metrics.json. Then prints nearest neighbours and the most positive / negative words.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 import npembed
-from npembed import Sequential, analysis, layers, pad_sequences, plotting, projector
+from npembed import Sequential, analysis, interrupts, layers, pad_sequences, plotting, projector
 from npembed._io import atomic_write
-from npembed.datasets import imdb
+from npembed.datasets import imdb, reading
 
 QUERY_WORDS = ("beautiful", "wonderful", "awful", "boring", "funny")
 FIRST_WORD = imdb.INDEX_FROM + 1      # ids below it are reserved (<PAD>, <START>, <UNK>, <UNUSED>)
 
 
-def positive_int(minimum):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (exit code 2), without the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(minimum, maximum=None):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
         return value
     return parse
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """The flags, each checked; then the output folder and the data, before any work is done."""
+    parser = OneLineParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="aclImdb .tar.gz or folder (default: $NPEMBED_IMDB, the cache, "
                                        "or download the official archive)")
     parser.add_argument("--out", default="out/imdb_sentiment", help="output folder")
-    parser.add_argument("--epochs", type=positive_int(1), default=30)
-    parser.add_argument("--batch-size", type=positive_int(1), default=512)
-    parser.add_argument("--maxlen", type=positive_int(1), default=500)
-    parser.add_argument("--vocab-size", type=positive_int(FIRST_WORD + 1), default=10000,
+    parser.add_argument("--epochs", type=positive_int(1, 100_000), default=30)
+    parser.add_argument("--batch-size", type=positive_int(1, 2**31 - 1), default=512)
+    parser.add_argument("--maxlen", type=positive_int(1, 1_000_000), default=500)
+    parser.add_argument("--vocab-size", type=positive_int(FIRST_WORD + 1, 2**31 - 1), default=10000,
                         help=f"num_words of load_data (ids below it are kept); must exceed {FIRST_WORD}")
-    parser.add_argument("--embedding-dim", type=positive_int(1), default=16)
+    parser.add_argument("--embedding-dim", type=positive_int(1, 100_000), default=16)
     parser.add_argument("--mask-zero", action="store_true", help="average only real words, not padding")
-    parser.add_argument("--seed", type=positive_int(0), default=0)
+    parser.add_argument("--seed", type=positive_int(0, 2**63 - 1), default=0)
     parser.add_argument("--kernels", choices=("numba", "numpy"), default="numba")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = parser.parse_args(argv)
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"argument --out: {args.out} exists and is not a folder")
-    if args.data is not None and not Path(args.data).exists():
-        parser.error(f"argument --data: {args.data} does not exist")
+    if args.data is not None:
+        try:
+            reading.check_readable(args.data)
+        except (OSError, ValueError) as error:
+            parser.error(f"argument --data: {error}")
+    try:
+        args.created_out = prepare_output(Path(args.out))
+    except OSError as error:
+        parser.error(f"argument --out: {error}")
     return args
+
+
+def prepare_output(out):
+    """Make sure files can be written into out (creating it if needed); returns the folders created."""
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{existing} is not a folder, so {out} cannot be one")
+    created = [parent for parent in [out, *out.parents] if not parent.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        remove_if_empty(created)
+        raise OSError(f"cannot write into {out}: {error.strerror}") from None
+    return created
+
+
+def remove_if_empty(folders):
+    for folder in folders:                       # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return run(args)
+    except BaseException:
+        remove_if_empty(args.created_out)        # a failed first run leaves no empty --out behind
+        raise
+
+
+def run(args):
     npembed.set_kernels(args.kernels)
     started = time.perf_counter()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    model = Sequential([                     # built first: an impossible size fails before any work
+        layers.Embedding(args.vocab_size, args.embedding_dim, mask_zero=args.mask_zero),
+        layers.GlobalAveragePooling1D(),
+        layers.Dense(16, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ], seed=args.seed)
+    model.build((None, args.maxlen))
 
     # 1. data
     t = time.perf_counter()
@@ -79,13 +133,6 @@ def main(argv=None):
     print(f"Loaded {len(train_x):,} training and {len(test_data):,} test reviews in {data_seconds:.2f}s")
 
     # 2. model
-    model = Sequential([
-        layers.Embedding(args.vocab_size, args.embedding_dim, mask_zero=args.mask_zero),
-        layers.GlobalAveragePooling1D(),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(1, activation="sigmoid"),
-    ], seed=args.seed)
-    model.build((None, args.maxlen))
     model.summary()
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 
@@ -101,14 +148,9 @@ def main(argv=None):
     print(f"Trained {args.epochs} epochs in {fit_seconds:.2f}s; "
           f"test loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
 
-    # 5. files
+    # 5. what the model learned: neighbours, and the words it reads as most positive / negative
     vectors = model.get_weights()[0]
     words = imdb.words_by_id(args.vocab_size, word_index)      # meta.tsv row i names id i
-    plotting.plot_history(history, out / "history.png")
-    projector.export_projector(vectors, words, out)
-    model.save(out / "model.npz")
-
-    # 6. neighbours and the words the model reads as most positive / negative
     print("\nNearest neighbours (cosine):")
     neighbours = {}
     for word in QUERY_WORDS:
@@ -131,15 +173,20 @@ def main(argv=None):
         "history": logs, "epoch_seconds": history.epoch_seconds,
         "data_seconds": data_seconds, "fit_seconds": fit_seconds,
         "total_seconds": time.perf_counter() - started,
-        "seed": args.seed, "settings": vars(args),
+        "seed": args.seed, "settings": {key: value for key, value in vars(args).items() if key != "created_out"},
         "neighbors": {word: [[w, round(s, 4)] for w, s in pairs] for word, pairs in neighbours.items()},
         "most_positive_words": most_positive, "most_negative_words": most_negative,
         "versions": {"npembed": npembed.__version__, "numpy": np.__version__,
                      "python": platform.python_version(), "kernels": npembed.get_kernels(),
                      "threads": int(os.environ.get("NUMBA_NUM_THREADS", 0)) or None},
     }
-    with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
-        json.dump(metrics, handle, indent=2)
+    # 6. files, all written or none: Ctrl-C waits until the last one is in place
+    with interrupts.holding():
+        plotting.plot_history(history, out / "history.png")
+        projector.export_projector(vectors, words, out)
+        model.save(out / "model.npz")
+        with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
+            json.dump(metrics, handle, indent=2)
     print(f"\nWrote history.png, vecs.tsv, meta.tsv, projector_config.pbtxt, model.npz and metrics.json "
           f"to {out}/ in {metrics['total_seconds']:.1f}s in all.")
     print(f"Explore: upload vecs.tsv and meta.tsv at https://projector.tensorflow.org, "
@@ -148,4 +195,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    try:
+        main()
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:   # the user's to fix
+        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -35,7 +35,7 @@ def main(argv=None):
     except KeyError as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for word, similarity in result:

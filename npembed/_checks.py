@@ -42,6 +42,17 @@ def positive_int(name, value, minimum=1, maximum=None):
     return int(value)
 
 
+def shape(name, value):
+    """A shape: a tuple of sizes, each None (unknown) or an int >= 1."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a tuple such as (None, 500), got {value!r}")
+    value = tuple(value)
+    for size in value:
+        if size is not None:
+            positive_int(f"each size in {name} {value}", size)
+    return value
+
+
 def finite_float(name, value, low=None, high=None, low_open=False, high_open=False):
     """A finite real number inside the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -57,3 +57,11 @@ class HeldInterrupts:
             pending, self.pending = self.pending, None
             self._deliver(*pending)
         return False
+
+
+@contextlib.contextmanager
+def holding():
+    """Hold Ctrl-C for the whole block: e.g. files that belong together are all written, or none."""
+    held = HeldInterrupts()
+    with held.installed(), held:
+        yield

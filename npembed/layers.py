@@ -33,17 +33,22 @@ class Layer:
         """The starting value of weight ``key`` (an array of ``shape``), drawn from ``rng``."""
         raise NotImplementedError
 
-    def build(self, input_shape, rng, dtype="float32"):
-        """Create the weights for inputs of input_shape (None for unknown sizes), drawn from rng."""
+    def build(self, input_shape, rng, dtype="float32", weights=None):
+        """Create the weights for inputs of input_shape (None for unknown sizes), drawn from rng,
+        or copied from ``weights`` (a list as get_weights gives it: then nothing is drawn)."""
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         shapes = self.weight_shapes(tuple(input_shape))
         for key, shape in shapes.items():      # the weight, its gradient and two optimizer slots
             _checks.allocation(f"{type(self).__name__} weight {key!r}", shape, dtype, copies=4)
+        if weights is None:
+            values = [self.initial_value(key, shape, rng).astype(dtype, copy=False)
+                      for key, shape in shapes.items()]
+        else:
+            values = [value.copy() for value in self._checked_weights(shapes, dtype, weights)]
         self.dtype = dtype
-        self.params = {key: self.initial_value(key, shape, rng).astype(dtype, copy=False)
-                       for key, shape in shapes.items()}
+        self.params = dict(zip(shapes, values))
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.built = True
 
@@ -72,15 +77,19 @@ class Layer:
     def check_weights(self, weights):
         """weights as get_weights gives them, each checked (shape, finite) and cast to the layer's dtype."""
         self._require_built()
+        return self._checked_weights({key: value.shape for key, value in self.params.items()}, self.dtype,
+                                     weights)
+
+    def _checked_weights(self, shapes, dtype, weights):
         weights = list(weights)
-        if len(weights) != len(self.params):
-            raise ValueError(f"layer {self.name!r} has {len(self.params)} weights {list(self.params)}, "
+        if len(weights) != len(shapes):
+            raise ValueError(f"layer {self.name!r} has {len(shapes)} weights {list(shapes)}, "
                              f"got {len(weights)} arrays")
         checked = []
-        for (key, current), new in zip(self.params.items(), weights):
-            new = _checks.float_array(f"weight {self.name}/{key}", new, self.dtype)
-            if new.shape != current.shape:
-                raise ValueError(f"weight {self.name}/{key} must have shape {current.shape}, got {new.shape}")
+        for (key, shape), new in zip(shapes.items(), weights):
+            new = _checks.float_array(f"weight {self.name}/{key}", new, dtype)
+            if new.shape != tuple(shape):
+                raise ValueError(f"weight {self.name}/{key} must have shape {tuple(shape)}, got {new.shape}")
             checked.append(new)
         return checked
 

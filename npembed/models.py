@@ -76,21 +76,29 @@ class Sequential(trainer.Trainer):
                              "be unique (they key the weights)")
         self.layers.append(layer)
 
-    def build(self, input_shape=(None, None)):
-        """Create every layer's weights, in order, from the model's generator."""
+    def build(self, input_shape=(None, None), weights=None):
+        """Create every layer's weights, in order, from the model's generator; or copy them from
+        ``weights`` (a list as get_weights gives it: then nothing is drawn)."""
         if not self.layers:
             raise ValueError("the model has no layers")
         if self.built:
             return
-        self.input_shape = tuple(input_shape)
+        self.input_shape = _checks.shape("input_shape", input_shape)
         _, self.output_shapes = shapes_through(self.layers, self.input_shape)   # a misfit builds nothing
         inputs = [self.input_shape] + self.output_shapes[:-1]
         for layer, shape in zip(self.layers, inputs):
             if layer.built:             # built before, e.g. in another model: it keeps (shares) its weights
                 layer.check_fits(shape, self.dtype)
-        for layer, shape in zip(self.layers, inputs):
+        if weights is not None:
+            weights = list(weights)
+            counts = [len(layer.weight_shapes(shape)) for layer, shape in zip(self.layers, inputs)]
+            if len(weights) != sum(counts):
+                raise ValueError(f"the layers have {sum(counts)} weights, got {len(weights)} arrays")
+            starts = np.cumsum([0] + counts)
+        for i, (layer, shape) in enumerate(zip(self.layers, inputs)):
             if not layer.built:
-                layer.build(shape, self.rng, self.dtype)
+                given = None if weights is None else weights[starts[i]:starts[i + 1]]
+                layer.build(shape, self.rng, self.dtype, weights=given)
         # one flat dict of named weights for the optimizer: "dense/kernel", ...
         self.params = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.params.items()}
         self.grads = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.grads.items()}

@@ -6,6 +6,8 @@ Layout: ``weights/<layer>/<key>`` for every weight, ``optimizer/m/<layer>/<key>`
 against the sizes the layers report and the bytes the member really holds before reading it.
 """
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -50,8 +52,18 @@ def save_model(model, path):
         np.savez(handle, **arrays)
 
 
+MAX_DEFLATE_RATIO = 1100       # deflate expands at most ~1032:1; a zip claiming more is lying
+
+
 def load_model(path):
-    """Read a model written by Sequential.save; never unpickles. Predictions are reproduced exactly."""
+    """Read a model written by Sequential.save; never unpickles. Predictions are reproduced exactly.
+
+    Only a regular file is read, and no member is read beyond what the file can really hold: its
+    size as stored (at most the file's size) and, when compressed, at most 1100 times that.
+    """
+    status = os.stat(path)                       # FileNotFoundError names the path
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"{path} is not a regular file (a folder, device or pipe?)")
     try:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -62,15 +74,22 @@ def load_model(path):
         raise ValueError(f"{path} is not an npembed model file: it holds a single array, not an .npz")
     with archive:
         try:
-            return _model_from_archive(archive)
-        except (KeyError, ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile,
-                json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path} is not a valid npembed model file: {error}") from None
+            return _model_from_archive(archive, status.st_size)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError, OSError,
+                zipfile.BadZipFile, UnicodeDecodeError, RecursionError, OverflowError) as error:
+            # RecursionError: JSON nested thousands deep; OverflowError: Infinity or a 200-bit int
+            raise ValueError(f"{path} is not a valid npembed model file "
+                             f"({type(error).__name__}: {str(error)[:300]})") from None
 
 
-def _member_header(archive, name):
-    """(shape, dtype, member size) of an .npz member, from its header only: nothing big is read."""
+def _member_header(archive, name, file_bytes):
+    """(shape, dtype, bytes after the header) of an .npz member, from its header only: nothing big
+    is read, and the member's size is bounded by the file's real size."""
     info = archive.zip.getinfo(f"{name}.npy")
+    stored_limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO)
+    if info.compress_size > file_bytes or info.file_size > stored_limit:
+        raise ValueError(f"member {name!r} claims {info.file_size} bytes from {info.compress_size} "
+                         f"stored in a file of {file_bytes} bytes")
     with archive.zip.open(info) as member:
         version = np.lib.format.read_magic(member)
         if version not in ((1, 0), (2, 0)):
@@ -81,9 +100,9 @@ def _member_header(archive, name):
         return shape, dtype, info.file_size - member.tell()
 
 
-def _read_member(archive, name, shape):
+def _read_member(archive, name, shape, file_bytes):
     """The member's array, once its header shows ``shape`` and the member really holds those bytes."""
-    member_shape, dtype, stored = _member_header(archive, name)
+    member_shape, dtype, stored = _member_header(archive, name, file_bytes)
     if member_shape != tuple(shape):
         raise ValueError(f"member {name!r} is stored with shape {member_shape}, expected {tuple(shape)}")
     if dtype.hasobject or stored < int(np.prod(shape, dtype=np.float64)) * dtype.itemsize:
@@ -91,9 +110,9 @@ def _read_member(archive, name, shape):
     return archive[name]
 
 
-def _model_from_archive(archive):
+def _model_from_archive(archive, file_bytes):
     from .models import Sequential
-    if _member_header(archive, "config")[2] > MAX_CONFIG_BYTES:
+    if _member_header(archive, "config", file_bytes)[2] > MAX_CONFIG_BYTES:
         raise ValueError("its config is larger than any npembed config")
     config = json.loads(bytes(archive["config"]).decode("utf-8"))
     if not isinstance(config, dict) or config.get("format") != FORMAT:
@@ -111,9 +130,8 @@ def _model_from_archive(archive):
     stored = {key: tuple(int(n) for n in shape) for key, shape in config["weights"]}
     if stored != expected:
         raise ValueError(f"the layers declare weights {expected}, the file holds {stored}")
-    weights = [_read_member(archive, f"weights/{key}", shape) for key, shape in expected.items()]
-    model.build(tuple(config["input_shape"]))
-    model.set_weights(weights)
+    weights = [_read_member(archive, f"weights/{key}", shape, file_bytes) for key, shape in expected.items()]
+    model.build(tuple(config["input_shape"]), weights=weights)     # nothing drawn, checked and copied
     model.rng.bit_generator.state = config["rng_state"]
     compiled = config.get("compile")
     if compiled:
@@ -121,7 +139,7 @@ def _model_from_archive(archive):
             **compiled["optimizer"]["config"])
         model.compile(optimizer, compiled["loss"], compiled["metrics"])
         iterations = _checks.positive_int("iterations", compiled["optimizer"]["iterations"], 0)
-        slots = {slot: {key: _read_member(archive, f"optimizer/{slot}/{key}", shape)
+        slots = {slot: {key: _read_member(archive, f"optimizer/{slot}/{key}", shape, file_bytes)
                         for key, shape in expected.items()} if iterations else {}
                  for slot in ("m", "v")}
         optimizer.set_state({"iterations": iterations, **slots}, model.params)

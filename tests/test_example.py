@@ -106,3 +106,44 @@ def test_ctrl_c_during_training_leaves_earlier_outputs_intact(tmp_path):
         process.kill()
     assert process.returncode != 0 and "KeyboardInterrupt" in stderr
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("case", ["below_a_file", "read_only_inside", "read_only_existing", "unwritable_for_root", "data_text",
+                                  "data_folder_without_reviews", "vocab_too_big", "embedding_too_big"])
+def test_hostile_flags_and_folders_fail_in_one_line_before_any_work(tmp_path, case):
+    """Every flag and the output folder are checked before data is read or a model trained: the
+    failure is one line on stderr, exit code 2, and no empty --out folder is left behind."""
+    import os
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "text.tar.gz").write_text("not an archive")
+    (tmp_path / "empty_folder").mkdir()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    archive = make_archive(tmp_path / "tiny.tar.gz", np.random.default_rng(0), per_group=3)
+    out, args = tmp_path / "out" / "run", ["--data", str(archive)]
+    if case == "below_a_file":
+        out = tmp_path / "file" / "out"
+    elif case.startswith("read_only"):
+        out = locked / "out" if case == "read_only_inside" else locked
+        os.chmod(locked, 0o500)
+        if os.geteuid() == 0:                                  # root writes anywhere: use a read-only mount
+            os.chmod(locked, 0o700)
+            pytest.skip("root ignores folder permissions")
+    elif case == "unwritable_for_root":
+        out = Path("/proc/npembed-out")                        # even root cannot make a folder here
+    elif case == "data_text":
+        args = ["--data", str(tmp_path / "text.tar.gz")]
+    elif case == "data_folder_without_reviews":
+        args = ["--data", str(tmp_path / "empty_folder")]
+    elif case == "vocab_too_big":
+        args += ["--vocab-size", "3000000000"]
+    elif case == "embedding_too_big":
+        args += ["--vocab-size", "2000000000", "--embedding-dim", "64"]
+    before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")}
+    result = run(args + ["--out", str(out), "--epochs", "1"], tmp_path, check=False)
+    os.chmod(locked, 0o700)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "error:" in result.stderr, result.stderr
+    assert "Epoch" not in result.stdout and "Loaded" not in result.stdout
+    new = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")} - before
+    assert {path.parts[0] for path in new} <= {"cache", "numba", ".cache", ".config"}, new   # no --out folder

@@ -48,6 +48,9 @@ def test_export_bad_input(tmp_path):
 def test_load_detects_misaligned_files(tmp_path):
     projector.export_projector(np.ones((3, 2)), ["a", "b", "c"], tmp_path)
     (tmp_path / "meta.tsv").write_text("a\nb\n")
+    with pytest.raises(ValueError, match="do not belong together"):
+        projector.load_projector(tmp_path)
+    (tmp_path / "projector_manifest.json").unlink()              # as written before manifests existed
     with pytest.raises(ValueError, match="3 rows but"):
         projector.load_projector(tmp_path)
     with pytest.raises(FileNotFoundError):

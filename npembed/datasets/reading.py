@@ -47,6 +47,21 @@ def check_source(path):
     return path
 
 
+def check_readable(path):
+    """path as a Path if it looks like aclImdb data, reading only headers: a folder with train/ and
+    test/ review folders, or a tar archive (gzip or not). OSError or ValueError naming it otherwise."""
+    path = check_source(path)
+    if path.is_dir():
+        root = review_root(path)
+        missing = [f"{split}/{label}" for split in SPLITS for label in LABELS if not (root / split / label).is_dir()]
+        if missing:
+            raise ValueError(f"{path} is not an aclImdb folder: it has no {', '.join(missing)} "
+                             "(expected aclImdb/{train,test}/{pos,neg}/*.txt)")
+    elif not tarfile.is_tarfile(path):
+        raise ValueError(f"{path} is not a .tar.gz (or .tar) archive")
+    return path
+
+
 def review_root(folder):
     """The aclImdb folder inside folder (or folder itself), where train/ and test/ are."""
     folder = Path(folder)
