@@ -180,3 +180,38 @@ def test_an_update_that_overflows_is_reported_by_both_kernels(kernels):
         assert np.isinf(w).all()
         fine = np.zeros(size, dtype=np.float32)
         optimizer.step({"w": fine}, {"w": np.ones(size, dtype=np.float32)})   # counts nothing when finite
+
+
+# ---- text: every operation linear in the input's size ---------------------------------------------
+
+ADVERSARIAL = {
+    "unclosed tags": "<", "nested opens": "<a", "apostrophes": "'", "word apostrophes": "a'",
+    "typographic apostrophes": "\u2019x", "tags": "<b>", "broken tags": "<<>>", "separators": ".,;",
+    "mixed": "<a'b'<c", "line breaks": "\r\n", "wide script": "日'本<",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_tokenizer_time_grows_linearly_on_adversarial_text(name):
+    """10x the input may cost about 10x the time (quadratic would be 100x): the best of several
+    runs at 20 KB and 200 KB must stay under 30x apart."""
+    import time
+    from npembed import text
+    unit = ADVERSARIAL[name]
+
+    def best_time(size):
+        sample = unit * (size // len(unit))
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            text.tokenize(sample)
+            times.append(time.perf_counter() - started)
+        return min(times)
+    small, large = best_time(20_000), best_time(200_000)
+    assert large < 30 * max(small, 1e-4), (name, small, large)
+
+
+def test_a_stray_less_than_sign_no_longer_swallows_the_text_after_it():
+    from npembed import text
+    assert text.tokenize("a < b and c <br /> d") == ["a", "b", "and", "c", "d"]
+    assert text.tokenize("x <i>y</i> <<z>") == ["x", "y"]
