@@ -61,7 +61,7 @@ class EmbeddingMean:
         """None: the steps axis is gone."""
         return None
 
-    def forward(self, packed, mask=None):
+    def forward(self, packed, mask=None, training=False):
         """packed: Bags of a batch (checked) -> pooled (batch, dim).
 
         pooled[b] = (sum over the row's distinct real ids k of count_k E[k]
@@ -80,6 +80,8 @@ class EmbeddingMean:
         so dE[k] += count_k d_step[b] for every real id k of row b, and dE[0] += n_padding d_step[b]
         when padding is averaged too.
         """
+        if not self.embedding.trainable:       # a frozen table needs no gradient
+            return None
         d_step = bags.step_gradients(np.asarray(d_pooled, dtype=self.embedding.dtype), self._n_real,
                                      self._packed.steps, self.embedding.mask_zero)
         bags.pooled_lookup_backward(self._packed, d_step, self.embedding.mask_zero, self.grads["embeddings"])

@@ -116,6 +116,117 @@ def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, e
 
 
 # --------------------------------------------------------------------------------------------
+# SGD, Keras form:  velocity <- momentum velocity - lr g;  w <- w + velocity
+#   (nesterov: w <- w + momentum velocity - lr g; without momentum: w <- w - lr g, no velocity)
+# --------------------------------------------------------------------------------------------
+
+def sgd_update_reference(w, g, velocity, learning_rate, momentum, nesterov):
+    """NumPy reference: updates w (and velocity, None without momentum) in place; returns the
+    number of non-finite entries of the new w."""
+    if velocity is None:
+        w -= learning_rate * g
+    else:
+        velocity[...] = velocity * momentum - learning_rate * g
+        w += velocity * momentum - learning_rate * g if nesterov else velocity
+    return int(np.count_nonzero(~np.isfinite(w)))
+
+
+@numba.njit(inline="always")
+def _sgd_entry(w, g, velocity, i, learning_rate, momentum, nesterov):
+    step = learning_rate * g[i]
+    if velocity.size == 0:                  # no momentum: no velocity buffer
+        wi = w[i] - step
+    else:
+        vi = velocity[i] * momentum - step
+        velocity[i] = vi
+        wi = w[i] + (vi * momentum - step if nesterov else vi)
+    w[i] = wi
+    return 0 if np.isfinite(wi) else 1
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _sgd_update_numba(w, g, velocity, learning_rate, momentum, nesterov):
+    non_finite = 0
+    for i in numba.prange(w.size):
+        non_finite += _sgd_entry(w, g, velocity, i, learning_rate, momentum, nesterov)
+    return non_finite
+
+
+@numba.njit(cache=True, nogil=True)
+def _sgd_update_serial(w, g, velocity, learning_rate, momentum, nesterov):
+    non_finite = 0
+    for i in range(w.size):
+        non_finite += _sgd_entry(w, g, velocity, i, learning_rate, momentum, nesterov)
+    return non_finite
+
+
+# --------------------------------------------------------------------------------------------
+# RMSprop, Keras form (epsilon inside the square root):
+#   velocity <- rho velocity + (1 - rho) g^2;   increment = lr g / sqrt(velocity + eps)
+#   centered: average <- rho average + (1 - rho) g, increment = lr g / sqrt(velocity - average^2 + eps)
+#   momentum: moment <- momentum moment + increment, w <- w - moment;  else w <- w - increment
+# --------------------------------------------------------------------------------------------
+
+def rmsprop_update_reference(w, g, velocity, moment, average, learning_rate, rho, one_minus_rho,
+                             momentum, epsilon):
+    """NumPy reference: updates w and its slots in place (moment / average None when unused);
+    returns the number of non-finite entries of the new w."""
+    velocity[...] = rho * velocity + one_minus_rho * (g * g)
+    if average is None:
+        denominator = velocity + epsilon
+    else:
+        average[...] = rho * average + one_minus_rho * g
+        denominator = velocity - average * average + epsilon
+    increment = learning_rate * g / np.sqrt(denominator)
+    if moment is None:
+        w -= increment
+    else:
+        moment[...] = momentum * moment + increment
+        w -= moment
+    return int(np.count_nonzero(~np.isfinite(w)))
+
+
+@numba.njit(inline="always")
+def _rmsprop_entry(w, g, velocity, moment, average, i, learning_rate, rho, one_minus_rho, momentum, epsilon):
+    gi = g[i]
+    vi = rho * velocity[i] + one_minus_rho * (gi * gi)
+    velocity[i] = vi
+    if average.size == 0:                   # not centered
+        denominator = vi + epsilon
+    else:
+        ai = rho * average[i] + one_minus_rho * gi
+        average[i] = ai
+        denominator = vi - ai * ai + epsilon
+    increment = learning_rate * gi / np.sqrt(denominator)
+    if moment.size == 0:                    # no momentum
+        wi = w[i] - increment
+    else:
+        mi = momentum * moment[i] + increment
+        moment[i] = mi
+        wi = w[i] - mi
+    w[i] = wi
+    return 0 if np.isfinite(wi) else 1
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _rmsprop_update_numba(w, g, velocity, moment, average, learning_rate, rho, one_minus_rho, momentum, epsilon):
+    non_finite = 0
+    for i in numba.prange(w.size):
+        non_finite += _rmsprop_entry(w, g, velocity, moment, average, i, learning_rate, rho, one_minus_rho,
+                                     momentum, epsilon)
+    return non_finite
+
+
+@numba.njit(cache=True, nogil=True)
+def _rmsprop_update_serial(w, g, velocity, moment, average, learning_rate, rho, one_minus_rho, momentum, epsilon):
+    non_finite = 0
+    for i in range(w.size):
+        non_finite += _rmsprop_entry(w, g, velocity, moment, average, i, learning_rate, rho, one_minus_rho,
+                                     momentum, epsilon)
+    return non_finite
+
+
+# --------------------------------------------------------------------------------------------
 # Dispatch: what layers and optimizers call.
 # --------------------------------------------------------------------------------------------
 
@@ -126,7 +237,7 @@ def scatter_add(ids, d_vectors, d_embeddings):
     _scatter_add_numba(ids, d_vectors, d_embeddings)
 
 
-PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on one thread
+PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on one thread (every optimizer)
 
 
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
@@ -138,3 +249,30 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
         return adam_update_reference(w, g, m, v, *args)
     kernel = _adam_update_numba if w.size >= PARALLEL_ADAM_SIZE else _adam_update_serial
     return kernel(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
+
+
+def _flat(array, like):
+    """array as a 1-D view, or an empty array of like's dtype for a slot the optimizer does not use."""
+    return np.empty(0, dtype=like.dtype) if array is None else array.reshape(-1)
+
+
+def sgd_update(w, g, velocity, learning_rate, momentum, nesterov):
+    """One Keras-form SGD step on w (and velocity, None without momentum) in place; scalars are
+    cast to w's dtype. Returns the number of entries of w that the step left non-finite."""
+    as_dtype = w.dtype.type
+    args = (as_dtype(learning_rate), as_dtype(momentum), bool(nesterov))
+    if _kernels == "numpy":
+        return sgd_update_reference(w, g, velocity, *args)
+    kernel = _sgd_update_numba if w.size >= PARALLEL_ADAM_SIZE else _sgd_update_serial
+    return kernel(w.reshape(-1), g.reshape(-1), _flat(velocity, w), *args)
+
+
+def rmsprop_update(w, g, velocity, moment, average, learning_rate, rho, momentum, epsilon):
+    """One Keras-form RMSprop step on w and its slots in place (moment, average: None when unused);
+    scalars are cast to w's dtype. Returns the number of entries of w left non-finite."""
+    as_dtype = w.dtype.type
+    args = (as_dtype(learning_rate), as_dtype(rho), as_dtype(1.0 - rho), as_dtype(momentum), as_dtype(epsilon))
+    if _kernels == "numpy":
+        return rmsprop_update_reference(w, g, velocity, moment, average, *args)
+    kernel = _rmsprop_update_numba if w.size >= PARALLEL_ADAM_SIZE else _rmsprop_update_serial
+    return kernel(w.reshape(-1), g.reshape(-1), velocity.reshape(-1), _flat(moment, w), _flat(average, w), *args)

@@ -6,6 +6,8 @@ weight order. ``build(input_shape, rng, dtype)`` creates the weights from an exp
 trusts its input (``Sequential`` checks whole datasets once, at the boundary). ``backward(dy)``
 returns the gradient with respect to the layer's input (None for integer ids) and ADDS the
 gradient of every weight into ``grads``: the caller zeroes them before each batch.
+``forward(x, mask, training)``: training is True only in a training step (Dropout drops then).
+A layer with ``trainable = False`` keeps its weights: the optimizer skips them (Keras's freezing).
 """
 import numpy as np
 
@@ -15,10 +17,13 @@ from . import _checks, activations, kernels
 class Layer:
     """Base class: named params and grads, build, forward/backward, masks and config."""
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, trainable=True):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise TypeError(f"trainable must be True or False, got {trainable!r}")
         self.name = name
+        self.trainable = bool(trainable)
         self.params = {}
         self.grads = {}
         self.built = False
@@ -117,8 +122,8 @@ class Layer:
         """Validate and convert an input for this layer (raises before any kernel runs)."""
         return _checks.float_array("x", x, self.dtype)
 
-    def __call__(self, x, mask=None):
-        """forward(x, mask) after checking x and mask."""
+    def __call__(self, x, mask=None, training=False):
+        """forward(x, mask, training) after checking x and mask."""
         self._require_built()
         x = self.check_input(x)
         if mask is not None:
@@ -126,9 +131,9 @@ class Layer:
             if mask.dtype != bool or mask.shape != x.shape[:2]:
                 raise ValueError(f"mask must be a bool array of shape {x.shape[:2]}, "
                                  f"got {mask.dtype} {mask.shape}")
-        return self.forward(x, mask)
+        return self.forward(x, mask, training)
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, training=False):
         """The layer's output for a checked input x; caches what backward needs."""
         raise NotImplementedError
 
@@ -138,7 +143,7 @@ class Layer:
 
     def get_config(self):
         """The constructor's arguments, as a JSON-able dict."""
-        return {"name": self.name}
+        return {"name": self.name, "trainable": self.trainable}
 
 
 class Embedding(Layer):
@@ -147,12 +152,17 @@ class Embedding(Layer):
     Input (batch, steps) integer ids in [0, input_dim); output (batch, steps, output_dim).
     With ``mask_zero=True`` id 0 is padding: the mask ``ids != 0`` is passed to the next layer
     (GlobalAveragePooling1D then averages only real steps). Keras initializer: uniform(-0.05, 0.05).
+    input_length (Keras 2): the fixed number of steps; the model is then built for it, and Flatten
+    can follow. weights=[matrix] (Keras 2) or embeddings_initializer=matrix: start from a
+    (input_dim, output_dim) matrix instead of random values, e.g. pre-trained vectors.
 
     >>> layer = Embedding(1000, 16, mask_zero=True)
+    >>> frozen = Embedding(10000, 100, input_length=100, weights=[matrix], trainable=False)
     """
 
-    def __init__(self, input_dim, output_dim, mask_zero=False, name=None):
-        super().__init__(name)
+    def __init__(self, input_dim, output_dim, mask_zero=False, input_length=None, weights=None,
+                 embeddings_initializer="uniform", trainable=True, name=None):
+        super().__init__(name, trainable)
         self.input_dim = _checks.positive_int("input_dim", input_dim, maximum=_checks.MAX_ID)
         self.output_dim = _checks.positive_int("output_dim", output_dim)
         if not isinstance(mask_zero, (bool, np.bool_)):
@@ -161,18 +171,46 @@ class Embedding(Layer):
         if self.mask_zero and self.input_dim < 2:
             raise ValueError("mask_zero=True reserves id 0 for padding, so input_dim must be >= 2, "
                              f"got {input_dim}")
+        self.input_length = None if input_length is None else _checks.positive_int("input_length", input_length)
+        self.initial_matrix = self._initial_matrix(weights, embeddings_initializer)
+
+    def _initial_matrix(self, weights, initializer):
+        if weights is not None and not isinstance(initializer, str):
+            raise ValueError("give the starting matrix once: weights=[matrix] or embeddings_initializer=matrix")
+        if weights is not None:
+            if not isinstance(weights, (list, tuple)) or len(weights) != 1:
+                raise ValueError(f"weights must be a list of one (input_dim, output_dim) matrix, got "
+                                 f"{type(weights).__name__} of {len(weights) if hasattr(weights, '__len__') else '?'}")
+            initializer = weights[0]
+        if isinstance(initializer, str):
+            if initializer not in ("uniform", "random_uniform"):
+                raise ValueError(f"embeddings_initializer must be 'uniform' or a matrix, got {initializer!r}")
+            return None
+        matrix = _checks.float_array("the starting embedding matrix", initializer, np.float64, ndim=2)
+        if matrix.shape != (self.input_dim, self.output_dim):
+            raise ValueError(f"the starting embedding matrix must have shape ({self.input_dim}, "
+                             f"{self.output_dim}) (input_dim, output_dim), got {matrix.shape}")
+        return matrix
 
     def weight_shapes(self, input_shape):
         """{"embeddings": (input_dim, output_dim)}."""
         return {"embeddings": (self.input_dim, self.output_dim)}
 
     def initial_value(self, key, shape, rng):
-        """uniform(-0.05, 0.05), Keras's default for embeddings."""
+        """The given starting matrix, else uniform(-0.05, 0.05), Keras's default for embeddings."""
+        if self.initial_matrix is not None:
+            return self.initial_matrix.copy()
         return rng.uniform(-0.05, 0.05, size=shape)
 
     def output_shape(self, input_shape):
-        """(batch, steps) -> (batch, steps, output_dim)."""
-        return tuple(input_shape) + (self.output_dim,)
+        """(batch, steps) -> (batch, steps, output_dim); steps = input_length when given."""
+        input_shape = tuple(input_shape)
+        if self.input_length is not None and len(input_shape) == 2:
+            if input_shape[1] not in (None, self.input_length):
+                raise ValueError(f"Embedding has input_length={self.input_length}, but the model is "
+                                 f"built for inputs of shape {input_shape}")
+            input_shape = (input_shape[0], self.input_length)
+        return input_shape + (self.output_dim,)
 
     def compute_mask(self, ids, mask):
         """ids != 0 when mask_zero, else None."""
@@ -180,9 +218,12 @@ class Embedding(Layer):
 
     def check_input(self, x):
         """ids (batch, steps), integers in [0, input_dim) -> C-contiguous int32."""
-        return _checks.ids_array("ids", x, self.input_dim)
+        ids = _checks.ids_array("ids", x, self.input_dim)
+        if self.input_length is not None and ids.shape[1] != self.input_length:
+            raise ValueError(f"ids must have input_length={self.input_length} steps, got shape {ids.shape}")
+        return ids
 
-    def forward(self, ids, mask=None):
+    def forward(self, ids, mask=None, training=False):
         """ids (batch, steps) -> vectors (batch, steps, output_dim): vectors[b, t] = E[ids[b, t]]."""
         self._ids = ids
         return self.params["embeddings"][ids]
@@ -193,14 +234,15 @@ class Embedding(Layer):
         dE[k] += sum of d_vectors[b, t] over every (b, t) with ids[b, t] == k: a scatter-add in
         which repeated ids accumulate (np.add.at in the reference, a loop in the Numba kernel).
         """
-        d_vectors = np.ascontiguousarray(d_vectors, dtype=self.dtype)
-        kernels.scatter_add(self._ids, d_vectors, self.grads["embeddings"])
+        if self.trainable:                     # a frozen table needs no gradient
+            d_vectors = np.ascontiguousarray(d_vectors, dtype=self.dtype)
+            kernels.scatter_add(self._ids, d_vectors, self.grads["embeddings"])
         return None
 
     def get_config(self):
         """{"name", "input_dim", "output_dim", "mask_zero"}: the constructor's arguments."""
         return {"name": self.name, "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "mask_zero": self.mask_zero}
+                "mask_zero": self.mask_zero, "input_length": self.input_length, "trainable": self.trainable}
 
 
 class GlobalAveragePooling1D(Layer):
@@ -225,7 +267,7 @@ class GlobalAveragePooling1D(Layer):
         """x (batch, steps, features), finite floats."""
         return _checks.float_array("x", x, self.dtype, ndim=3)
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, training=False):
         """x (batch, steps, features), mask (batch, steps) or None -> mean (batch, features).
 
         mean[b] = sum_t scale[b, t] x[b, t], scale[b, t] = mask[b, t] / max(sum_t mask[b, t], 1).
@@ -252,8 +294,8 @@ class Dense(Layer):
     >>> layer = Dense(16, activation="relu")
     """
 
-    def __init__(self, units, activation=None, name=None):
-        super().__init__(name)
+    def __init__(self, units, activation=None, trainable=True, name=None):
+        super().__init__(name, trainable)
         self.units = _checks.positive_int("units", units)
         self._f, self._df = activations.get(activation)
         self.activation = None if activation in (None, "linear") else activation
@@ -262,7 +304,8 @@ class Dense(Layer):
         """{"kernel": (fan_in, units), "bias": (units,)}, fan_in = the last input size."""
         fan_in = input_shape[-1] if input_shape else None
         if fan_in is None:
-            raise ValueError(f"Dense needs the size of the last input axis, got shape {input_shape}")
+            raise ValueError(f"Dense needs the size of the last input axis, got shape {input_shape} "
+                             "(after Flatten, give the Embedding an input_length)")
         fan_in = _checks.positive_int("the last input size of Dense", fan_in)
         return {"kernel": (fan_in, self.units), "bias": (self.units,)}
 
@@ -285,7 +328,7 @@ class Dense(Layer):
                              f"got {x.shape}")
         return x
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, training=False):
         """x (..., in) -> a = f(z) (..., units)."""
         self._a = self._f(self.forward_logits(x))
         return self._a
@@ -313,10 +356,75 @@ class Dense(Layer):
 
     def get_config(self):
         """{"name", "units", "activation"}: the constructor's arguments."""
-        return {"name": self.name, "units": self.units, "activation": self.activation}
+        return {"name": self.name, "units": self.units, "activation": self.activation,
+                "trainable": self.trainable}
 
 
-LAYERS = {cls.__name__: cls for cls in (Embedding, GlobalAveragePooling1D, Dense)}
+class Flatten(Layer):
+    """Every axis after the batch axis into one: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...).
+
+    After Embedding(..., input_length=n): (batch, n, dim) -> (batch, n * dim), as in Chollet's
+    "Using word embeddings". The mask stops here (Keras's Flatten does not pass it on).
+    """
+
+    def output_shape(self, input_shape):
+        """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...); None when a size is unknown."""
+        rest = input_shape[1:]
+        return (input_shape[0], None if any(n is None for n in rest) else int(np.prod(rest, dtype=np.int64)))
+
+    def compute_mask(self, inputs, mask):
+        """None: Flatten drops the mask."""
+        return None
+
+    def forward(self, x, mask=None, training=False):
+        """x (batch, ...) -> (batch, features): a reshape, no arithmetic."""
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy):
+        """dy (batch, features) -> dx (batch, ...): each entry goes back where it came from."""
+        return dy.reshape(self._shape)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, each entry is zeroed with probability rate and the others are
+    scaled by 1 / (1 - rate), so the expected output equals the input; outside training, identity.
+
+    seed: None draws from the model's generator (runs stay bit-identical for one model seed); an
+    int gives the layer a generator of its own.
+
+    >>> layer = Dropout(0.5)
+    """
+
+    def __init__(self, rate, seed=None, name=None):
+        super().__init__(name)
+        self.rate = _checks.finite_float("rate", rate, low=0, high=1, high_open=True)
+        self.seed = None if seed is None else _checks.positive_int("seed", seed, minimum=0)
+
+    def build(self, input_shape, rng, dtype="float32", weights=None):
+        """No weights; keeps the generator that draws the dropped entries."""
+        super().build(input_shape, rng, dtype, weights)
+        self.rng = rng if self.seed is None else np.random.default_rng(self.seed)
+
+    def forward(self, x, mask=None, training=False):
+        """x -> x * keep / (1 - rate) in training (keep: entries kept, drawn anew), else x."""
+        if not training or self.rate == 0:
+            self._scale = None
+            return x
+        keep = self.rng.random(x.shape) >= self.rate
+        self._scale = keep.astype(x.dtype) / x.dtype.type(1 - self.rate)
+        return x * self._scale
+
+    def backward(self, dy):
+        """dy -> dx = dy * keep / (1 - rate): a dropped entry passes no gradient back."""
+        return dy if self._scale is None else dy * self._scale
+
+    def get_config(self):
+        """{"name", "rate", "seed"}: the constructor's arguments."""
+        return {"name": self.name, "rate": self.rate, "seed": self.seed}
+
+
+LAYERS = {cls.__name__: cls for cls in (Embedding, GlobalAveragePooling1D, Dense, Flatten, Dropout)}
 
 
 def shapes_through(layers, input_shape):

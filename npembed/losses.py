@@ -11,7 +11,7 @@ from .layers import Dense
 
 EPSILON = 1e-7   # Keras's clip for probabilities
 LOSSES = ("binary_crossentropy",)
-METRICS = ("accuracy",)
+METRICS = ("accuracy", "acc")              # "acc": Keras's alias; History then has acc / val_acc
 
 
 def binary_crossentropy_from_logits(y, logits):
@@ -45,6 +45,11 @@ def binary_accuracy(y, scores, threshold):
 def reads_logits(last_layer):
     """True when the loss should read the last layer's logit: a Dense layer with a sigmoid (as Keras)."""
     return isinstance(last_layer, Dense) and last_layer.activation == "sigmoid"
+
+
+def accuracy_name(metrics):
+    """The accuracy's name in the logs ("accuracy" or "acc"), or None when it is not asked for."""
+    return next((metric for metric in metrics if metric in ("accuracy", "acc")), None)
 
 
 def check_loss(loss):

@@ -108,23 +108,25 @@ class Sequential(trainer.Trainer):
 
     def count_params(self):
         """Number of weight entries of every layer."""
-        self._require_built()
+        self._ensure_built()
         return sum(layer.count_params() for layer in self.layers)
+
+    def trainable_params(self):
+        """The weights the optimizer updates: params of the layers whose ``trainable`` is True."""
+        return {f"{layer.name}/{key}": value for layer in self.layers if layer.trainable
+                for key, value in layer.params.items()}
 
     def summary(self, print_fn=print):
         """Print a Keras-like table: layer (type), output shape, parameter count, totals, and what runs fused."""
-        if not self.built:
-            if not isinstance(self.layers[0] if self.layers else None, Embedding):
-                raise ValueError("summary() needs a built model: call model.build(input_shape) first")
-            self.build()
+        self._ensure_built()
         print_fn(summary_table(self))
 
     # ---- one batch ----------------------------------------------------------------------------
-    def _forward_body(self, x):
+    def _forward_body(self, x, training=False):
         """Run every stage but the last: (its input, the mask reaching it)."""
         mask = None
         for stage in self._stages[:-1]:
-            x, mask = stage.forward(x, mask), stage.compute_mask(x, mask)
+            x, mask = stage.forward(x, mask, training), stage.compute_mask(x, mask)
         return x, mask
 
     def _batch(self, x, y, backward):
@@ -133,14 +135,14 @@ class Sequential(trainer.Trainer):
         Raises FloatingPointError, before any weight changes, when the loss or a gradient passed
         between layers is not finite.
         """
-        h, mask = self._forward_body(x)
+        h, mask = self._forward_body(x, training=backward)
         last = self._stages[-1]
         if self._loss_reads_logits:        # sigmoid + BCE as one piece: d loss/dz = (sigmoid(z) - y) / batch
             z = last.forward_logits(h)
             loss, d = losses.binary_crossentropy_from_logits(y, z)
             accuracy = losses.binary_accuracy(y, z, threshold=0.0)      # p > 0.5  <=>  z > 0
         else:
-            p = last.forward(h, mask)
+            p = last.forward(h, mask, backward)
             loss, d = losses.binary_crossentropy(y, p)
             accuracy = losses.binary_accuracy(y, p, threshold=0.5)
         if not backward:
@@ -192,19 +194,23 @@ class Sequential(trainer.Trainer):
                              f"output shape is {self.output_shapes[-1]}")
         return x, _checks.binary_labels("y", y, len(x), self.dtype)
 
-    def _require_built(self):
+    def _ensure_built(self):
+        """Build a model that starts with an Embedding (its input shape is known); else refuse."""
         if not self.built:
-            raise _checks.StateError("the model is not built yet: call build(input_shape), fit or predict")
+            first = self.layers[0] if self.layers else None
+            if not isinstance(first, Embedding):
+                raise _checks.StateError("the model is not built yet: call build(input_shape), fit or predict")
+            self.build((None, first.input_length))
 
     # ---- weights and files ---------------------------------------------------------------------
     def get_weights(self):
         """Copies of every weight in Keras order: [embeddings, kernel, bias, kernel, bias]."""
-        self._require_built()
+        self._ensure_built()
         return [value.copy() for value in self.params.values()]
 
     def set_weights(self, weights):
         """Replace every weight (same count, shapes as get_weights); all are checked before any changes."""
-        self._require_built()
+        self._ensure_built()
         weights = list(weights)
         if len(weights) != len(self.params):
             raise ValueError(f"set_weights expects {len(self.params)} arrays "
@@ -218,7 +224,7 @@ class Sequential(trainer.Trainer):
 
     def get_config(self):
         """Everything but the weights, as JSON-able values: layers, seed, dtype, compile settings."""
-        self._require_built()
+        self._ensure_built()
         return saving.model_config(self)
 
     def save(self, path):
@@ -237,7 +243,9 @@ def summary_table(model):
         rows.append(f"{label:<{width[0]}}{str(shape):<{width[1]}}{layer.count_params():<{width[2]}}")
         rows.append(double if i == len(model.layers) - 1 else rule)
     total = model.count_params()
-    rows += [f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0", rule]
+    trainable = sum(int(value.size) for value in model.trainable_params().values())
+    rows += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+             f"Non-trainable params: {total - trainable:,}", rule]
     if fused.can_fuse(model.layers):
         rows.append(f"{model.layers[0].name} + {model.layers[1].name} run as one fused step over packed "
                     "ids (npembed.fused) with the Numba kernels; set_kernels('numpy') runs them one by one.")

@@ -32,9 +32,12 @@ def model_config(model):
         "compile": None,
     }
     if model.optimizer is not None:
+        slots = model.optimizer.get_state()
+        slot_keys = sorted(slots[model.optimizer.slot_names()[0]]) if model.optimizer.slot_names() else []
         config["compile"] = {"optimizer": {"class": type(model.optimizer).__name__,
                                            "config": model.optimizer.get_config(),
-                                           "iterations": model.optimizer.iterations},
+                                           "iterations": model.optimizer.iterations,
+                                           "slot_keys": slot_keys},       # the weights it has state for
                              "loss": model.loss, "metrics": model.metrics}
     return config
 
@@ -45,7 +48,7 @@ def save_model(model, path):
     arrays = {f"weights/{key}": value for key, value in model.params.items()}
     if model.optimizer is not None:
         state = model.optimizer.get_state()
-        for slot in ("m", "v"):
+        for slot in model.optimizer.slot_names():
             arrays.update({f"optimizer/{slot}/{key}": value for key, value in state[slot].items()})
     arrays["config"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as handle:
@@ -139,8 +142,11 @@ def _model_from_archive(archive, file_bytes):
             **compiled["optimizer"]["config"])
         model.compile(optimizer, compiled["loss"], compiled["metrics"])
         iterations = _checks.positive_int("iterations", compiled["optimizer"]["iterations"], 0)
-        slots = {slot: {key: _read_member(archive, f"optimizer/{slot}/{key}", shape, file_bytes)
-                        for key, shape in expected.items()} if iterations else {}
-                 for slot in ("m", "v")}
+        keys = compiled["optimizer"].get("slot_keys", list(expected))     # files before slot_keys: all
+        if not isinstance(keys, list) or not set(keys) <= set(expected):
+            raise ValueError(f"optimizer slot_keys {keys!r} are not weights of the model")
+        slots = {slot: {key: _read_member(archive, f"optimizer/{slot}/{key}", expected[key], file_bytes)
+                        for key in keys} if iterations else {}
+                 for slot in optimizer.slot_names()}
         optimizer.set_state({"iterations": iterations, **slots}, model.params)
     return model

@@ -71,12 +71,14 @@ def call(callbacks, hook, *args):
 
 
 def fit(model, train_step, test_step, source, y, validation=None, epochs=1, batch_size=32,
-        shuffle=True, verbose=1, callbacks=(), with_accuracy=True):
+        shuffle=True, verbose=1, callbacks=(), accuracy_name="accuracy"):
     """Train for ``epochs`` passes over (source, y); returns a History.
 
     model: what callbacks see as ``callback.model``; its ``rng`` draws each epoch's order and its
     ``stop_training`` ends training after the current batch. validation: (source, y) evaluated at
     every epoch's end, or None. Epoch metrics are batch-size-weighted means, as in Keras.
+    accuracy_name: the key of the accuracy in the logs ("accuracy", or Keras's alias "acc"; then
+    "val_acc"), or None to log the loss only.
     """
     callbacks = list(callbacks)
     history = History({"epochs": epochs, "batch_size": batch_size, "samples": len(y)})
@@ -94,13 +96,13 @@ def fit(model, train_step, test_step, source, y, validation=None, epochs=1, batc
         if seen == 0:
             break
         logs = {"loss": loss_sum / seen}
-        if with_accuracy:
-            logs["accuracy"] = accuracy_sum / seen
+        if accuracy_name:
+            logs[accuracy_name] = accuracy_sum / seen
         if validation is not None:
             val_loss, val_accuracy = evaluate(test_step, *validation, batch_size)
             logs["val_loss"] = val_loss
-            if with_accuracy:
-                logs["val_accuracy"] = val_accuracy
+            if accuracy_name:
+                logs[f"val_{accuracy_name}"] = val_accuracy
         seconds = time.perf_counter() - started
         history.append(epoch, logs, seconds)
         if verbose:
@@ -160,6 +162,7 @@ class Trainer:
     train_on_batch and loss_and_gradients, with their arguments checked here.
 
     A model inherits it and provides: ``params`` and ``grads`` (same keys), ``rng`` (a Generator),
+    ``trainable_params()`` (what the optimizer updates),
     ``dtype``, ``_check_x(x)`` and ``_check_xy(x, y)`` (validate whole datasets), ``_prepare(x)``
     (a source of batches, see the module docstring), ``_batch(x_batch, y_batch, backward)`` ->
     (loss, accuracy), adding every gradient into ``grads`` when backward is True, and
@@ -183,7 +186,7 @@ class Trainer:
             grad.fill(0)
         loss, accuracy = self._batch(x, y, backward=True)
         with self._held_interrupts:             # every weight gets this update, or none does
-            self.optimizer.step(self.params, self.grads)
+            self.optimizer.step(self.trainable_params(), self.grads)
         return loss, accuracy
 
     def _test_step(self, x, y):
@@ -242,7 +245,7 @@ class Trainer:
         with self._training():
             self.history = fit(self, self._train_step, self._test_step, source, y, validation, epochs,
                                batch_size, shuffle, verbose, callbacks or (),
-                               with_accuracy="accuracy" in self.metrics)
+                               accuracy_name=losses.accuracy_name(self.metrics))
         return self.history
 
     def evaluate(self, x, y, batch_size=32):
@@ -252,7 +255,7 @@ class Trainer:
         x, y = self._check_xy(x, y)
         with _threads.blas_single_threaded():
             result = evaluate(self._test_step, self._prepare(x), y, batch_size)
-        return result if "accuracy" in self.metrics else result[:1]
+        return result if losses.accuracy_name(self.metrics) else result[:1]
 
     def predict(self, x, batch_size=32):
         """Model outputs for x, shape (n, units of the last layer)."""
