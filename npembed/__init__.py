@@ -16,5 +16,19 @@ from .trainer import History
 from .sequence import pad_sequences
 
 __version__ = "0.1.0"
+
+# Submodules that need more than NumPy and Numba (matplotlib, the datasets, ...) load on first use,
+# so that ``import npembed`` stays quick while ``npembed.projector`` etc. work after it.
+_LAZY = ("analysis", "bags", "datasets", "fused", "plotting", "preprocessing", "projector", "saving",
+         "text", "trainer", "vectors")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'npembed' has no attribute {name!r}")
 __all__ = ["Sequential", "History", "load_model", "pad_sequences", "layers", "losses", "optimizers",
            "gradcheck", "callbacks", "set_kernels", "get_kernels"]

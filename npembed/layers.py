@@ -24,6 +24,7 @@ class Layer:
             raise TypeError(f"trainable must be True or False, got {trainable!r}")
         self.name = name
         self.trainable = bool(trainable)
+        self.pending_weights = None      # set_weights before build: used (and checked) by build
         self.params = {}
         self.grads = {}
         self.built = False
@@ -47,6 +48,7 @@ class Layer:
         shapes = self.weight_shapes(tuple(input_shape))
         for key, shape in shapes.items():      # the weight, its gradient and two optimizer slots
             _checks.allocation(f"{type(self).__name__} weight {key!r}", shape, dtype, copies=4)
+        weights = self.pending_weights if weights is None else weights
         if weights is None:
             values = [self.initial_value(key, shape, rng).astype(dtype, copy=False)
                       for key, shape in shapes.items()]
@@ -55,6 +57,7 @@ class Layer:
         self.dtype = dtype
         self.params = dict(zip(shapes, values))
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.pending_weights = None
         self.built = True
 
     def check_fits(self, input_shape, dtype):
@@ -99,7 +102,13 @@ class Layer:
         return checked
 
     def set_weights(self, weights):
-        """Replace the weights (same count and shapes as get_weights); values are copied in place."""
+        """Replace the weights (same count and shapes as get_weights); values are copied in place.
+
+        On a layer not built yet (Keras: ``model.layers[0].set_weights([matrix])`` right after
+        ``model.add``), the weights are kept and become its starting weights when it is built."""
+        if not self.built:
+            self.pending_weights = [np.array(value, copy=True) for value in weights]
+            return
         for current, new in zip(self.params.values(), self.check_weights(weights)):
             current[...] = new
 

@@ -231,6 +231,16 @@ class Sequential(trainer.Trainer):
         """Write one .npz: every weight, the optimizer state, and a JSON config (see npembed.saving)."""
         saving.save_model(self, path)
 
+    def save_weights(self, path):
+        """Write only the weights, as an .npz keyed by weight name (no pickle), atomically."""
+        self._ensure_built()
+        saving.save_weights(self.params, path)
+
+    def load_weights(self, path):
+        """Read weights written by save_weights (or save) into this model: same names and shapes."""
+        self._ensure_built()
+        self.set_weights(saving.load_weights(path, {key: value.shape for key, value in self.params.items()}))
+
 
 def summary_table(model):
     """The text of Sequential.summary() for a built model."""

@@ -58,26 +58,51 @@ def save_model(model, path):
 MAX_DEFLATE_RATIO = 1100       # deflate expands at most ~1032:1; a zip claiming more is lying
 
 
+def save_weights(params, path):
+    """Write {name: array} as ``weights/<name>`` members of one .npz, atomically."""
+    with atomic_write(path) as handle:
+        np.savez(handle, **{f"weights/{key}": value for key, value in params.items()})
+
+
+def load_weights(path, shapes):
+    """The arrays stored for the weights named in ``shapes`` ({name: shape}), in that order; each
+    member checked against its shape and the file's real size before it is read."""
+    archive, file_bytes = _open_npz(path)
+    with archive:
+        try:
+            missing = [key for key in shapes if f"weights/{key}" not in archive.files]
+            if missing:
+                raise ValueError(f"it has no weights named {missing} (it has "
+                                 f"{[name[8:] for name in archive.files if name.startswith('weights/')]})")
+            return [_read_member(archive, f"weights/{key}", shape, file_bytes) for key, shape in shapes.items()]
+        except (KeyError, ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path} does not hold this model's weights ({error})") from None
+
+
+def _open_npz(path):
+    """(NpzFile, file size) of a regular .npz file; ValueError or OSError naming it otherwise."""
+    status = os.stat(path)                       # FileNotFoundError names the path
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"{path} is not a regular file (a folder, device or pipe?)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path} is not an npembed model or weights file (.npz): {error}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not an npembed model or weights file: it holds a single array, not an .npz")
+    return archive, status.st_size
+
+
 def load_model(path):
     """Read a model written by Sequential.save; never unpickles. Predictions are reproduced exactly.
 
     Only a regular file is read, and no member is read beyond what the file can really hold: its
     size as stored (at most the file's size) and, when compressed, at most 1100 times that.
     """
-    status = os.stat(path)                       # FileNotFoundError names the path
-    if not stat.S_ISREG(status.st_mode):
-        raise OSError(f"{path} is not a regular file (a folder, device or pipe?)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} is not an npembed model file (.npz): {error}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not an npembed model file: it holds a single array, not an .npz")
+    archive, file_bytes = _open_npz(path)
     with archive:
         try:
-            return _model_from_archive(archive, status.st_size)
+            return _model_from_archive(archive, file_bytes)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError, EOFError, OSError,
                 zipfile.BadZipFile, UnicodeDecodeError, RecursionError, OverflowError) as error:
             # RecursionError: JSON nested thousands deep; OverflowError: Infinity or a 200-bit int

@@ -9,7 +9,8 @@ from . import _checks
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):
     """Pad (and truncate) sequences to a common length, exactly as keras.utils.pad_sequences.
 
-    sequences: list (or object array) of sequences of numbers, or a 2-D array.
+    sequences: list (or object array) of sequences of numbers, or a 2-D array; with dtype=object,
+    sequences of strings too (e.g. tokens, value="<pad>").
     maxlen: final length; None pads to the longest sequence.
     truncating: "pre" keeps the last maxlen items (s[-maxlen:]), "post" keeps the first.
     padding: "pre" puts `value` before each sequence (right-aligned), "post" after it.
@@ -29,8 +30,10 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
             isinstance(sequences, np.ndarray) and sequences.ndim == 0):
         raise TypeError(f"sequences must be a list of sequences, got {type(sequences).__name__}")
     dtype = np.dtype(dtype)
-    if isinstance(value, str) != (dtype.kind in "US"):
-        raise ValueError(f"value {value!r} does not fit dtype {dtype}")
+    textual = dtype.kind in "OUS"          # dtype=object (or str) pads string tokens, as Keras allows
+    if isinstance(value, str) and not textual:
+        raise ValueError(f"value {value!r} is a string, which does not fit dtype {dtype} "
+                         "(pad string tokens with dtype=object)")
     if not isinstance(value, (str, numbers.Number)):
         raise TypeError(f"value must be a number, got {value!r}")
     _check_fits("value", np.asarray(value), dtype)
@@ -40,8 +43,11 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         if isinstance(sequence, (str, bytes)) or not hasattr(sequence, "__len__"):
             raise ValueError(f"sequences[{i}] is not a sequence: {sequence!r}")
         array = np.asarray(sequence)
-        if array.dtype == object:
+        if array.dtype == object and not textual:
             raise ValueError(f"sequences[{i}] is ragged or holds non-numbers")
+        if not textual and array.size and array.dtype.kind not in "biuf":
+            raise ValueError(f"sequences[{i}] holds {array.dtype} values, not numbers "
+                             "(pad string tokens with dtype=object)")
         _check_fits(f"sequences[{i}]", array, dtype)
         arrays.append(array.reshape(0) if len(array) == 0 else array)
     sample_shape = next((a.shape[1:] for a in arrays if len(a)), ())
