@@ -244,6 +244,17 @@ def test_corrupt_archive(small, tmp_path, where, damage):
         if len(damage) == 1 else damage
     corrupt = tmp_path / "corrupt.tar.gz"
     corrupt.write_bytes(bytes(data))
+    import zlib
+    try:
+        unchanged = zlib.decompress(bytes(data), 31) == zlib.decompress(
+            (tmp_path / "full.tar.gz").read_bytes(), 31)
+    except zlib.error:
+        unchanged = False
+    if unchanged:
+        # deflate has redundant bits: a flip there leaves every byte of the archive as it was
+        # (seen in about 1 of 40 archives at 0.9), and then there is nothing corrupt to detect
+        assert imdb.load_data(corrupt)[0][1].tolist() == imdb.load_data(tmp_path / "full.tar.gz")[0][1].tolist()
+        return
     with pytest.raises(ValueError, match="truncated or corrupt|not a gzip"):
         imdb.load_data(corrupt)
 
