@@ -171,10 +171,12 @@ def _unit_rows(vectors):
     return vectors / np.where(norms == 0, 1, norms)
 
 
-def _row_of(words, word):
+def row_of(words, word, index=None):
+    """The row of word in words (index: an optional {word: row} for quick look-ups); KeyError with
+    close spellings when it is not there."""
     try:
-        return words.index(word)
-    except ValueError:
+        return index[word] if index is not None else words.index(word)
+    except (KeyError, ValueError):
         close = difflib.get_close_matches(word, words, n=5)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(f"{word!r} is not in the vocabulary{hint}") from None
@@ -192,7 +194,7 @@ def most_similar(vectors, words, positive=(), negative=(), topn=10):
     topn = _checks.positive_int("topn", topn)
     words = list(words)
     unit = _unit_rows(_check_pair(vectors, words))
-    rows = [_row_of(words, word) for word in positive + negative]
+    rows = [row_of(words, word) for word in positive + negative]
     signs = np.array([1.0] * len(positive) + [-1.0] * len(negative))
     query = (signs[:, None] * unit[rows]).mean(axis=0)
     query /= np.linalg.norm(query) or 1.0

@@ -7,7 +7,7 @@ tokenized cache (``cache``).
 """
 import numpy as np
 
-from .. import _checks
+from .. import _checks, text
 from . import reading
 from .reading import LABELS, MAX_REVIEW_BYTES, MAX_TOTAL_BYTES, SPLITS, read_reviews  # noqa: F401
 from .cache import processed, source_fingerprint  # noqa: F401
@@ -115,6 +115,26 @@ def _split(flat, lengths):
     for i, part in enumerate(parts):
         out[i] = part
     return out
+
+
+def load_texts(path=None, splits=("train", "unsup")):
+    """Token lists (npembed.text.tokenize) of the reviews of the given splits, labels unused.
+
+    splits: any of "train", "test" (the labeled reviews) and "unsup" (the official archive's 50,000
+    unlabeled ones; absent from the labeled-only archive, then it gives nothing). E.g. word2vec's
+    corpus: ("train", "test", "unsup") for every review, ("train", "unsup") to leave the test out.
+    """
+    if isinstance(splits, str):
+        splits = (splits,)
+    groups = []
+    for split in splits:
+        if split == "unsup":
+            groups.append(("train", "unsup"))
+        elif split in reading.SPLITS:
+            groups += [(split, label) for label in reading.LABELS]
+        else:
+            raise ValueError(f"unknown split {split!r}; choose from 'train', 'test', 'unsup'")
+    return [text.tokenize(review) for review in reading.read_texts(locate(path), groups)]
 
 
 def get_word_index(path=None):

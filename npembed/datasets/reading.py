@@ -15,6 +15,8 @@ import numpy as np
 
 SPLITS = ("train", "test")
 LABELS = ("neg", "pos")                  # label 0, label 1
+FOLDERS = LABELS + ("unsup",)            # train/unsup: the official archive's 50,000 unlabeled reviews
+LABELED = tuple((split, label) for split in ("train", "test") for label in LABELS)
 MAX_REVIEW_BYTES = 1 << 20               # the longest real review has ~14 KB; refuse anything huge
 MAX_TOTAL_BYTES = 1 << 30                # all labeled reviews take ~130 MB; bounds a decompression bomb
 
@@ -29,7 +31,7 @@ def review_parts(name):
     if len(parts) < 3:
         return None
     root, (split, label, file) = (parts[0] if len(parts) == 4 else ""), parts[-3:]
-    if split in SPLITS and label in LABELS and file.endswith(".txt") and len(file) > 4:
+    if split in SPLITS and label in FOLDERS and file.endswith(".txt") and len(file) > 4:
         return root, split, label, file[:-4]
     return None
 
@@ -68,17 +70,17 @@ def review_root(folder):
     return folder / "aclImdb" if (folder / "aclImdb").is_dir() else folder
 
 
-def review_files(folder):
+def review_files(folder, groups=LABELED):
     """[(split, label, name, os.DirEntry)] of the review files of an extracted folder: regular files
-    <root>/<split>/<label>/<name>.txt, exactly those an archive of the folder would give."""
+    <root>/<split>/<label>/<name>.txt for (split, label) in groups, exactly those an archive of the
+    folder would give."""
     root, files = review_root(folder), []
-    for split in SPLITS:
-        for label in LABELS:
-            place = root / split / label
-            if place.is_dir():
-                with os.scandir(place) as entries:
-                    files += [(split, label, entry.name[:-4], entry) for entry in entries
-                              if entry.name.endswith(".txt") and entry.is_file(follow_symlinks=False)]
+    for split, label in groups:
+        place = root / split / label
+        if place.is_dir():
+            with os.scandir(place) as entries:
+                files += [(split, label, entry.name[:-4], entry) for entry in entries
+                          if entry.name.endswith(".txt") and entry.is_file(follow_symlinks=False)]
     return files
 
 
@@ -86,7 +88,7 @@ def _sort_key(split, label, name):
     # by the review number of <number>_<rating>, compared as digit strings (no int() of a huge one)
     number = name.split("_", 1)[0].lstrip("0")
     numbered = name.split("_", 1)[0].isdigit()
-    return (SPLITS.index(split), LABELS.index(label), not numbered, len(number) if numbered else 0,
+    return (SPLITS.index(split), FOLDERS.index(label), not numbered, len(number) if numbered else 0,
             number if numbered else "", name)
 
 
@@ -98,7 +100,7 @@ def read_reviews(path):
     are decoded with replacement characters and counted in a warning.
     """
     path = check_source(path)
-    found = _read_folder(path) if path.is_dir() else _read_archive(path)
+    found = _read_folder(path, LABELED) if path.is_dir() else _read_archive(path, LABELED)
     groups = {(split, label): 0 for split in SPLITS for label in LABELS}
     for split, label, _, _ in found:
         groups[split, label] += 1
@@ -139,9 +141,21 @@ class _Budget:
                              "far more than the aclImdb archive holds")
 
 
-def _read_folder(path):
+def read_texts(path, groups):
+    """The texts of the reviews in groups [(split, folder)], e.g. [("train", "pos"), ("train", "unsup")],
+    in canonical order; a group the archive or folder does not have gives no texts."""
+    path = check_source(path)
+    for split, label in groups:
+        if split not in SPLITS or label not in FOLDERS:
+            raise ValueError(f"unknown review group {split}/{label}; groups are {SPLITS} x {FOLDERS}")
+    found = _read_folder(path, groups) if path.is_dir() else _read_archive(path, groups)
+    found.sort(key=lambda item: _sort_key(*item[:3]))
+    return [raw.decode("utf-8", errors="replace") for _, _, _, raw in found]
+
+
+def _read_folder(path, groups):
     budget, found = _Budget(path), []
-    for split, label, name, entry in review_files(path):
+    for split, label, name, entry in review_files(path, groups):
         budget.take(entry.path, entry.stat(follow_symlinks=False).st_size)
         with open(entry.path, "rb") as handle:
             found.append((split, label, name, handle.read(MAX_REVIEW_BYTES + 1)))
@@ -165,7 +179,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
                                       f"(at most {MAX_HEADER_BYTES})")
 
 
-def _read_archive(path):
+def _read_archive(path, groups):
     try:
         archive = tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
@@ -189,6 +203,8 @@ def _read_archive(path):
                 if (split, label, name) in seen:
                     raise ValueError(f"{path} holds {member.name} twice; it is ambiguous which to read")
                 seen.add((split, label, name))
+                if (split, label) not in groups:
+                    continue
                 budget.take(member.name, member.size)
                 found.append((split, label, name, archive.extractfile(member).read()))
             # read to the end of a compressed stream, so that its checksum (gzip's CRC-32) is
