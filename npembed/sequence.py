@@ -88,3 +88,62 @@ def _check_fits(name, array, dtype):
         finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
         if finite.size and float(np.abs(finite).max()) > float(np.finfo(dtype).max):
             raise ValueError(f"{name} holds values beyond the largest {dtype} ({np.finfo(dtype).max:g})")
+
+
+def make_sampling_table(size, sampling_factor=1e-5):
+    """Keras's word-rank sampling table: probability of keeping the word of rank i (1 = most frequent),
+    (size,) float64, from Zipf's law and word2vec's subsampling formula (as keras.utils does).
+
+    p(i) = min(1, sqrt(f / (i (log i + gamma) + 1/2 - 1/(12 i)))) with f = sampling_factor.
+    """
+    size = _checks.positive_int("size", size)
+    sampling_factor = _checks.finite_float("sampling_factor", sampling_factor, low=0, low_open=True)
+    gamma = 0.577
+    rank = np.arange(size, dtype=np.float64)
+    rank[0] = 1
+    inverse_frequency = rank * (np.log(rank) + gamma) + 0.5 - 1.0 / (12.0 * rank)
+    f = sampling_factor * inverse_frequency
+    return np.minimum(1.0, f / np.sqrt(f))
+
+
+def skipgrams(sequence, vocabulary_size, window_size=4, negative_samples=1.0, shuffle=True,
+              categorical=False, sampling_table=None, seed=None):
+    """Keras's skipgrams: (couples [[word, context]], labels) from one sequence of word ids.
+
+    Every pair of non-zero ids at most window_size apart is a positive couple (label 1); then
+    int(positives * negative_samples) negative couples pair a shuffled word with a random id in
+    [1, vocabulary_size) (label 0). sampling_table[id]: the probability of keeping a word as the
+    centre. Randomness comes from one random.Random(seed), not Python's global generator.
+    """
+    import random as random_module
+    vocabulary_size = _checks.positive_int("vocabulary_size", vocabulary_size, minimum=2)
+    window_size = _checks.positive_int("window_size", window_size)
+    negative_samples = _checks.finite_float("negative_samples", negative_samples, low=0)
+    ids = [int(i) for i in np.asarray(sequence, dtype=np.int64).ravel()]
+    for i in ids:
+        if not 0 <= i < vocabulary_size:
+            raise IndexError(f"sequence holds id {i}, outside [0, {vocabulary_size}) (vocabulary_size)")
+    if sampling_table is not None:
+        sampling_table = np.asarray(sampling_table, dtype=np.float64)
+        if sampling_table.ndim != 1 or len(sampling_table) < max(ids, default=0) + 1:
+            raise ValueError(f"sampling_table must give a probability for every id, got shape {sampling_table.shape}")
+    generator = random_module.Random(seed)
+    couples, labels = [], []
+    for i, word in enumerate(ids):
+        if not word or (sampling_table is not None and sampling_table[word] < generator.random()):
+            continue
+        for j in range(max(0, i - window_size), min(len(ids), i + window_size + 1)):
+            if j != i and ids[j]:
+                couples.append([word, ids[j]])
+                labels.append([0, 1] if categorical else 1)
+    negatives = int(len(labels) * negative_samples)
+    if negatives:
+        words = [couple[0] for couple in couples]
+        generator.shuffle(words)
+        couples += [[words[i % len(words)], generator.randint(1, vocabulary_size - 1)] for i in range(negatives)]
+        labels += [[1, 0] if categorical else 0] * negatives
+    if shuffle:
+        order = list(range(len(couples)))
+        generator.shuffle(order)
+        couples, labels = [couples[i] for i in order], [labels[i] for i in order]
+    return couples, labels
