@@ -11,7 +11,8 @@ b) and k negative words n_1..n_k drawn from the unigram distribution raised to 0
 
 Plain SGD, as word2vec and gensim: each context row is updated as soon as its term is computed
 (with the h of before the pair); target[a] gets the summed gradient at the end of the pair.
-The sigmoid is exact (gensim reads a table and skips |dot| >= 6).
+The sigmoid is exact (gensim reads it from a table); a term that is already right by a wide margin
+is skipped (see EASY; gensim skips every |dot| >= 6, also a badly wrong one).
 
 Random numbers follow word2vec's linear congruential generator, next = next * 25214903917 + 11
 (mod 2^48), in both implementations, so that they draw the same subsampling, windows and
@@ -23,6 +24,11 @@ import numpy as np
 from .kernels import get_kernels
 
 MULTIPLIER, INCREMENT, MODULUS_MASK = 25214903917, 11, (1 << 48) - 1
+# A term already right by a wide margin (the positive at dot >= 6, a negative at dot <= -6) has a
+# gradient factor |label - sigmoid(dot)| < sigmoid(-6) = 0.25%: its update is skipped, as word2vec's
+# table-based implementations do for such dots. Late in training most negatives are such terms,
+# and skipping them spares most writes to the context table.
+EASY = 6.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,8 +99,10 @@ def train_reference(corpus, offsets, first, last, target, context, keep, cum_tab
                             continue
                         label = 0.0
                     dot = float(context[row] @ h)
-                    p = 1.0 / (1.0 + np.exp(-dot))
                     loss_sum += np.logaddexp(0.0, -dot if label else dot)
+                    if (dot >= EASY) if label else (dot <= -EASY):
+                        continue                              # already right: |label - p| < 0.25%
+                    p = 1.0 / (1.0 + np.exp(-dot))
                     g = (label - p) * alpha                   # -alpha (sigmoid - label)
                     step += g * context[row]
                     context[row] += g * h
@@ -168,9 +176,11 @@ def _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table
                     dot = np.float32(0.0)               # float32 sums, as word2vec's sdot
                     for e in range(dim):
                         dot += context[row, e] * target[a, e]
-                    p = 1.0 / (1.0 + np.exp(-dot))
                     if compute_loss:
                         loss_sum += _softplus(-dot if label == 1.0 else dot)
+                    if (dot >= 6.0) if label == 1.0 else (dot <= -6.0):
+                        continue                          # already right (see EASY)
+                    p = 1.0 / (1.0 + np.exp(-dot))
                     g = np.float32((label - p) * alpha)
                     for e in range(dim):
                         step[e] += g * context[row, e]
