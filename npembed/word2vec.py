@@ -84,12 +84,13 @@ class Word2Vec:
     def encode(self, sentences):
         """Sentences as one flat int32 array of word ids (words outside the vocabulary dropped, as
         gensim does) and int64 offsets: sentence s is corpus[offsets[s]:offsets[s + 1]]."""
-        get = self.index.get
-        ids = [[i for i in map(get, sentence) if i is not None] for sentence in sentences]
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        get, missing = self.index.get, itertools.repeat(-1)
+        # one small array per sentence (no Python int per word is kept: memory stays O(corpus))
+        ids = [np.fromiter(map(get, sentence, missing), dtype=np.int32, count=len(sentence)) for sentence in sentences]
+        ids = [sentence[sentence >= 0] for sentence in ids]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1])), offsets
+        np.cumsum([len(sentence) for sentence in ids], out=offsets[1:])
+        return (np.concatenate(ids) if ids else np.zeros(0, np.int32)), offsets
 
     # ---- training -------------------------------------------------------------------------------
     def fit(self, sentences):

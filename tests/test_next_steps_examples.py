@@ -76,3 +76,23 @@ def test_chollets_notebook_without_vectors_and_with_bad_input(tmp_path):
                                               "--section", "3", "--out", str(tmp_path / "out"), "--epochs", "1",
                                               "--training-samples", "10", "--validation-samples", "10"], tmp_path)
     assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_word2vec_example_runs_at_small_scale(tmp_path):
+    archive = make_archive(tmp_path / "tiny.tar.gz", np.random.default_rng(0), per_group=20)
+    (tmp_path / "q.txt").write_text(": sentiment\ngreat awful wonderful boring\n")
+    (tmp_path / "ws.tsv").write_text("great\twonderful\t9\ngreat\tawful\t1\nplot\tstory\t6\n")
+    out = tmp_path / "out"
+    result = run("word2vec_imdb.py", ["--data", str(archive), "--out", str(out), "--epochs", "2", "--min-count", "1",
+                                      "--vector-size", "8", "--workers", "1", "--quiet", "--analogies",
+                                      str(tmp_path / "q.txt"), "--similarities", str(tmp_path / "ws.tsv")], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["reviews"] == 80 and metrics["analogies"]["kept"] == 1 and metrics["wordsim353"]["pairs"] == 3
+    words, table = vectors.load_word_vectors(out / "word2vec.txt")
+    assert table.shape == (metrics["vocabulary"], 8) and "beautiful" in words
+    assert "| beautiful |" in (out / "neighbors.md").read_text()
+    from npembed import projector
+    assert projector.load_projector(out)[1] == words
+    bad = run("word2vec_imdb.py", ["--data", str(tmp_path / "q.txt"), "--out", str(out)], tmp_path)
+    assert bad.returncode == 2 and "argument --data" in bad.stderr and "Traceback" not in bad.stderr
