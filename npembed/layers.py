@@ -447,6 +447,35 @@ def shapes_through(layers, input_shape):
     return weights, outputs
 
 
+def split_per_layer(layers, arrays, counts):
+    """arrays (one flat list for a stack, e.g. a model's get_weights) cut into one list per layer,
+    counts[i] arrays for layers[i]; ValueError when the total does not match."""
+    arrays = list(arrays)
+    if len(arrays) != sum(counts):
+        raise ValueError(f"the layers {[layer.name for layer in layers]} have {sum(counts)} weights, "
+                         f"got {len(arrays)} arrays")
+    starts = np.cumsum([0] + list(counts))
+    return [arrays[start:end] for start, end in zip(starts[:-1], starts[1:])]
+
+
+def build_stack(layers, input_shape, rng, dtype, weights=None):
+    """Build layers applied in order to input_shape, drawing from rng, or copying ``weights`` (one
+    flat list for the whole stack, as a model's get_weights gives it). A layer already built (e.g.
+    shared with another model) keeps its weights if they fit. A shape that does not fit builds
+    nothing. Returns the output shape of each layer."""
+    _, outputs = shapes_through(layers, input_shape)
+    inputs = [tuple(input_shape)] + outputs[:-1]
+    for layer, shape in zip(layers, inputs):
+        if layer.built:
+            layer.check_fits(shape, dtype)
+    given = [None] * len(layers) if weights is None else split_per_layer(
+        layers, weights, [len(layer.weight_shapes(shape)) for layer, shape in zip(layers, inputs)])
+    for layer, shape, layer_weights in zip(layers, inputs, given):
+        if not layer.built:
+            layer.build(shape, rng, dtype, weights=layer_weights)
+    return outputs
+
+
 def first_of_type(layers, cls):
     """The first layer of type cls in a list of layers; ValueError naming what there is otherwise."""
     for layer in layers:

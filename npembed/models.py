@@ -15,7 +15,7 @@ compile / fit / evaluate / predict come from npembed.trainer; files are npembed.
 import numpy as np
 
 from . import _checks, fused, losses, saving, trainer
-from .layers import Embedding, Layer, shapes_through
+from .layers import Embedding, Layer, build_stack, split_per_layer
 from .trainer import History  # noqa: F401  (npembed.models.History, as before)
 
 load_model = saving.load_model
@@ -84,21 +84,7 @@ class Sequential(trainer.Trainer):
         if self.built:
             return
         self.input_shape = _checks.shape("input_shape", input_shape)
-        _, self.output_shapes = shapes_through(self.layers, self.input_shape)   # a misfit builds nothing
-        inputs = [self.input_shape] + self.output_shapes[:-1]
-        for layer, shape in zip(self.layers, inputs):
-            if layer.built:             # built before, e.g. in another model: it keeps (shares) its weights
-                layer.check_fits(shape, self.dtype)
-        if weights is not None:
-            weights = list(weights)
-            counts = [len(layer.weight_shapes(shape)) for layer, shape in zip(self.layers, inputs)]
-            if len(weights) != sum(counts):
-                raise ValueError(f"the layers have {sum(counts)} weights, got {len(weights)} arrays")
-            starts = np.cumsum([0] + counts)
-        for i, (layer, shape) in enumerate(zip(self.layers, inputs)):
-            if not layer.built:
-                given = None if weights is None else weights[starts[i]:starts[i + 1]]
-                layer.build(shape, self.rng, self.dtype, weights=given)
+        self.output_shapes = build_stack(self.layers, self.input_shape, self.rng, self.dtype, weights)
         # one flat dict of named weights for the optimizer: "dense/kernel", ...
         self.params = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.params.items()}
         self.grads = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.grads.items()}
@@ -211,14 +197,8 @@ class Sequential(trainer.Trainer):
     def set_weights(self, weights):
         """Replace every weight (same count, shapes as get_weights); all are checked before any changes."""
         self._ensure_built()
-        weights = list(weights)
-        if len(weights) != len(self.params):
-            raise ValueError(f"set_weights expects {len(self.params)} arrays "
-                             f"({list(self.params)}), got {len(weights)}")
-        checked, start = [], 0
-        for layer in self.layers:
-            checked += layer.check_weights(weights[start:start + len(layer.params)])
-            start += len(layer.params)
+        per_layer = split_per_layer(self.layers, weights, [len(layer.params) for layer in self.layers])
+        checked = [array for layer, given in zip(self.layers, per_layer) for array in layer.check_weights(given)]
         for current, new in zip(self.params.values(), checked):
             current[...] = new
 

@@ -107,7 +107,7 @@ def test_bad_constructor_arguments(make, message):
 def test_set_weights_checks_count_shapes_and_values(model):
     model.build()
     weights = model.get_weights()
-    with pytest.raises(ValueError, match="expects 5 arrays"):
+    with pytest.raises(ValueError, match="have 5 weights, got 4 arrays"):
         model.set_weights(weights[:4])
     with pytest.raises(ValueError, match="shape"):
         model.set_weights([weights[0][:3]] + weights[1:])
