@@ -209,11 +209,14 @@ def _train_hogwild(corpus, offsets, bounds, target, context, keep, cum_table, wi
 def train(corpus, offsets, first, last, target, context, keep, cum_table, window, negative, alpha, random,
           workers=1, buffers=None, compute_loss=True):
     """Train on sentences first..last-1 (see train_reference); workers > 1 splits them across threads
-    (Hogwild, not bit-reproducible). buffers: (longest sentence, dim). Returns (random state, pairs,
+    (Hogwild, not bit-reproducible). buffers: (longest sentence, dim), computed when None (a caller
+    looping over jobs passes them once). Returns (random state, pairs,
     summed loss (0 unless compute_loss), words kept)."""
     if get_kernels() == "numpy":
         return train_reference(corpus, offsets, first, last, target, context, keep, cum_table, window,
                                negative, alpha, random)
+    if buffers is None:
+        buffers = (int(np.diff(offsets).max(initial=1)), target.shape[1])
     longest, dim = buffers
     if workers == 1:
         return _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table, window,

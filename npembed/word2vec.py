@@ -47,6 +47,8 @@ class Word2Vec:
         self.epochs = _checks.positive_int("epochs", epochs)
         self.workers = _checks.positive_int("workers", workers)
         self.seed = _checks.positive_int("seed", seed, minimum=0)
+        if verbose not in (0, 1, True, False):
+            raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
         self.verbose = verbose
         self.compute_loss = bool(compute_loss)
         self.words, self.counts, self.index = [], np.zeros(0, np.int64), {}
