@@ -7,7 +7,7 @@ sample 1e-3, min_count 5, 5 epochs) on the reviews' text, labels unused; prints 
 a few words, king - man + woman, and the analogy and WordSim-353 scores; then trains the
 sentiment tutorial's classifier and writes, side by side, the same words' neighbours in both
 embeddings. Writes to --out: word2vec.txt (word2vec text format), the projector files,
-neighbors.md and metrics.json.
+neighbors.md and neighbors.png (the same words' neighbours in both) and metrics.json.
 """
 import argparse
 import json
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, evaluation, layers, pad_sequences, projector
+from npembed import Sequential, evaluation, layers, pad_sequences, plotting, projector
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
 from npembed.word2vec import Word2Vec
@@ -100,10 +100,18 @@ def main(argv=None):
 
     sentiment_vectors, sentiment_words = sentiment_embedding(args.data, args.seed)
     rows = ["| word | learned from context (word2vec) | learned for sentiment (the tutorial) |", "|---|---|---|"]
+    both = {}
     for word, pairs in neighbours.items():
-        sentiment = (", ".join(w for w, _ in projector.nearest_neighbors(sentiment_vectors, sentiment_words, word, 8))
-                     if word in sentiment_words else "(not among its 10,000 words)")
+        if word in sentiment_words:
+            sentiment_pairs = projector.nearest_neighbors(sentiment_vectors, sentiment_words, word, 8)
+            both[word] = (pairs, sentiment_pairs)
+            sentiment = ", ".join(w for w, _ in sentiment_pairs)
+        else:
+            sentiment = "(not among its 10,000 words)"
         rows.append(f"| {word} | {', '.join(w for w, _ in pairs)} | {sentiment} |")
+    if both:
+        plotting.plot_neighbor_comparison({word: both[word] for word in list(both)[:4]}, out / "neighbors.png",
+                                          titles=("learned from context (word2vec)", "learned for sentiment"))
     table = "\n".join(rows) + "\n"
     print(table)
     metrics["neighbors"] = neighbours
@@ -113,7 +121,7 @@ def main(argv=None):
     model.export_projector(out)
     with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2, default=str)
-    print(f"wrote word2vec.txt, vecs.tsv, meta.tsv, neighbors.md and metrics.json to {out}/")
+    print(f"wrote word2vec.txt, vecs.tsv, meta.tsv, neighbors.md, neighbors.png and metrics.json to {out}/")
     return metrics
 
 

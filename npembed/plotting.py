@@ -119,3 +119,27 @@ def plot_movement_vs_frequency(counts, distances, path, title="How far words mov
     axis.grid(alpha=0.3)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def plot_neighbor_comparison(neighbors, path, titles=("embedding A", "embedding B")):
+    """For each query word, its nearest neighbours in two embeddings side by side, as bars of cosine
+    similarity. neighbors: {word: ([(neighbour, cosine), ...], [(neighbour, cosine), ...])}."""
+    words = list(neighbors)
+    if not words:
+        raise ValueError("neighbors is empty: give {word: (left pairs, right pairs)}")
+    figure = Figure(figsize=(11, 2.1 * len(words) + 0.6))
+    axes = figure.subplots(len(words), 2, squeeze=False)
+    for row, word in enumerate(words):
+        for column, pairs in enumerate(neighbors[word]):
+            axis = axes[row, column]
+            labels = [neighbour for neighbour, _ in pairs][::-1]
+            axis.barh(range(len(pairs)), [similarity for _, similarity in pairs][::-1],
+                      color="tab:blue" if column == 0 else "tab:orange")
+            axis.set_yticks(range(len(pairs)), labels, fontsize=8)
+            axis.set_xlim(0, 1)
+            axis.set_title(f'"{word}": {titles[column]}', fontsize=10)
+            axis.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("cosine similarity")
+    axes[-1, 1].set_xlabel("cosine similarity")
+    figure.tight_layout()
+    return save_figure(figure, path)

@@ -92,6 +92,7 @@ def test_word2vec_example_runs_at_small_scale(tmp_path):
     words, table = vectors.load_word_vectors(out / "word2vec.txt")
     assert table.shape == (metrics["vocabulary"], 8) and "beautiful" in words
     assert "| beautiful |" in (out / "neighbors.md").read_text()
+    assert (out / "neighbors.png").read_bytes().startswith(b"\x89PNG")
     from npembed import projector
     assert projector.load_projector(out)[1] == words
     bad = run("word2vec_imdb.py", ["--data", str(tmp_path / "q.txt"), "--out", str(out)], tmp_path)

@@ -229,3 +229,11 @@ def test_skipgrams_are_keras():
     assert categorical == [[0, 1], [0, 1]]
     with pytest.raises(IndexError, match="outside"):
         skipgrams([1, 12], 10)
+
+
+def test_the_neighbour_picture_needs_words(tmp_path):
+    from npembed import plotting
+    with pytest.raises(ValueError, match="neighbors is empty"):
+        plotting.plot_neighbor_comparison({}, tmp_path / "n.png")
+    plotting.plot_neighbor_comparison({"good": ([("fine", 0.9)], [("bad", 0.2)])}, tmp_path / "n.png")
+    assert (tmp_path / "n.png").read_bytes().startswith(b"\x89PNG")
