@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from . import _checks, projector, skipgram, vectors as vector_files
+from . import _checks, projector, skipgram, trainer, vectors as vector_files
+from .layers import Embedding
 
 CUM_TABLE_DOMAIN = 2**31 - 1          # word2vec's resolution for drawing negatives
 JOB_WORDS = 10_000                    # sentences are trained in jobs of about this many words
@@ -95,8 +96,14 @@ class Word2Vec:
         return (np.concatenate(ids) if ids else np.zeros(0, np.int32)), offsets
 
     # ---- training -------------------------------------------------------------------------------
-    def fit(self, sentences):
-        """Build the vocabulary (if not built) and train for epochs; returns self."""
+    def fit(self, sentences, callbacks=()):
+        """Build the vocabulary (if not built) and train for epochs; returns self.
+
+        callbacks: Keras-style callbacks (npembed.callbacks), told of the start and end of training and
+        of every epoch (not of batches) with logs
+        {"loss", "words_per_s"}; ``layers`` holds the two tables as Embedding layers ("target", the
+        word vectors, first), so that e.g. EmbeddingSnapshots keeps the word vectors epoch by epoch.
+        """
         started = time.perf_counter()
         sentences = _check_sentences(sentences)
         if not self.words:
@@ -106,8 +113,19 @@ class Word2Vec:
             raise ValueError("no word of the sentences is in the vocabulary")
         rng = np.random.default_rng(self.seed)
         limit = 0.5 / self.vector_size                     # word2vec: uniform(-0.5, 0.5) / dim
-        self.vectors = rng.uniform(-limit, limit, (len(self.words), self.vector_size)).astype(np.float32)
-        self.context = np.zeros_like(self.vectors)
+        start = rng.uniform(-limit, limit, (len(self.words), self.vector_size))
+        self.layers = []
+        for name, matrix in (("target", start), ("context", np.zeros_like(start))):
+            table = Embedding(len(self.words), self.vector_size, weights=[matrix], name=name)
+            table.build((None, None), rng, "float32")
+            self.layers.append(table)
+        self.vectors, self.context = (layer.params["embeddings"] for layer in self.layers)
+        callbacks = list(callbacks)
+        self.stop_training = False
+        for callback in callbacks:
+            if hasattr(callback, "set_model"):
+                callback.set_model(self)
+        trainer.call(callbacks, "on_train_begin", {})
         keep = np.round(self.keep_probabilities() * (2**32 - 1)).astype(np.int64)
         cum_table = self.negative_table()
         random = int(rng.integers(0, 2**48))
@@ -117,6 +135,7 @@ class Word2Vec:
         bar = _progress(self.corpus_words * self.epochs, self.verbose)
         done = 0
         for epoch in range(self.epochs):
+            trainer.call(callbacks, "on_epoch_begin", epoch, {})
             epoch_started, loss_sum, pairs = time.perf_counter(), 0.0, 0
             for first, last in jobs:
                 alpha = self.alpha - (self.alpha - self.min_alpha) * done / total
@@ -133,7 +152,12 @@ class Word2Vec:
             self.history["loss"].append(loss_sum / max(pairs, 1))
             self.history["seconds"].append(seconds)
             self.history["words_per_s"].append(self.corpus_words / seconds)
+            trainer.call(callbacks, "on_epoch_end", epoch,
+                         {"loss": self.history["loss"][-1], "words_per_s": self.history["words_per_s"][-1]})
+            if self.stop_training:
+                break
         bar.close()
+        trainer.call(callbacks, "on_train_end", {})
         self.train_seconds = time.perf_counter() - started
         return self
 

@@ -237,3 +237,20 @@ def test_the_neighbour_picture_needs_words(tmp_path):
         plotting.plot_neighbor_comparison({}, tmp_path / "n.png")
     plotting.plot_neighbor_comparison({"good": ([("fine", 0.9)], [("bad", 0.2)])}, tmp_path / "n.png")
     assert (tmp_path / "n.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_snapshots_watch_the_word_vectors_form(rng):
+    from npembed import analysis
+    from npembed.callbacks import EmbeddingSnapshots
+    sentences = toy_corpus(rng, vocab=40, sentences=300, length=30)
+    snapshots = EmbeddingSnapshots()
+    model = Word2Vec(vector_size=16, window=2, min_count=1, sample=0, epochs=4, seed=5, verbose=0)
+    model.fit(sentences, callbacks=[snapshots])
+    assert snapshots.epochs == [0, 1, 2, 3, 4] and len(snapshots.snapshots) == 5
+    np.testing.assert_array_equal(snapshots.snapshots[-1], model.vectors)
+    assert not np.array_equal(snapshots.snapshots[0], snapshots.snapshots[-1])
+    over_time = analysis.neighbors_over_time(snapshots.snapshots, model.words, "w0", topn=1)
+    assert over_time[-1] == ["w1"]                       # the substitute, once trained
+    # the same result as without callbacks: watching changes nothing
+    plain = Word2Vec(vector_size=16, window=2, min_count=1, sample=0, epochs=4, seed=5, verbose=0).fit(sentences)
+    np.testing.assert_array_equal(plain.vectors, model.vectors)
