@@ -1,6 +1,7 @@
 """Checks at the boundary: every public entry point validates here, before any kernel runs."""
 import numbers
 import os
+import stat
 
 import numpy as np
 
@@ -40,6 +41,30 @@ def positive_int(name, value, minimum=1, maximum=None):
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
     return int(value)
+
+
+def paired_vectors(vectors, words):
+    """(vectors as finite float64 (n, dim), words as a list of n), or ValueError: row i names vector i."""
+    vectors = float_array("vectors", vectors, np.float64, ndim=2)
+    words = list(words)
+    if len(words) != len(vectors):
+        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
+    return vectors, words
+
+
+def unit_rows(vectors):
+    """Each row divided by its L2 norm (rows of zeros stay zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def regular_file(path):
+    """os.stat of path when it is a regular file; OSError naming it otherwise (a device or a pipe
+    would be read forever or block). FileNotFoundError when it does not exist."""
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"{path} is not a regular file (a folder, device or pipe?)")
+    return status
 
 
 def shape(name, value):

@@ -11,12 +11,6 @@ import numpy as np
 from . import _checks
 
 
-def _unit(vectors):
-    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1, norms)
-
-
 def _lines(path):
     """(line number, text) of a UTF-8 file's lines, with a clear error for other encodings."""
     try:
@@ -55,10 +49,8 @@ def evaluate_word_analogies(vectors, words, path, restrict_vocab=30_000, batch=1
     Returns (accuracy over the questions kept, [{"section", "correct", "incorrect"}], kept).
     """
     restrict_vocab = _checks.positive_int("restrict_vocab", restrict_vocab)
-    words = list(words)
-    unit = _unit(vectors)
-    if len(words) != len(unit):
-        raise ValueError(f"{len(unit)} vectors but {len(words)} words: they must pair up row by row")
+    vectors, words = _checks.paired_vectors(vectors, words)
+    unit = _checks.unit_rows(vectors)
     unit = unit[:restrict_vocab]
     row = {word: i for i, word in enumerate(words[:restrict_vocab])}
     results = []
@@ -123,10 +115,8 @@ def read_word_pairs(path):
 def evaluate_word_pairs(vectors, words, path):
     """gensim's evaluate_word_pairs: Spearman correlation between cosine similarity and the human
     scores, over the pairs whose two words are known (lowercased). Returns (spearman, pairs kept)."""
-    words = list(words)
-    unit = _unit(vectors)
-    if len(words) != len(unit):
-        raise ValueError(f"{len(unit)} vectors but {len(words)} words: they must pair up row by row")
+    vectors, words = _checks.paired_vectors(vectors, words)
+    unit = _checks.unit_rows(vectors)
     row = {word: i for i, word in enumerate(words)}
     known = [(row[a], row[b], score) for _, a, b, score in read_word_pairs(path) if a in row and b in row]
     if len(known) < 2:

@@ -67,10 +67,7 @@ def export_projector(vectors, words, out_dir, tensor_name="embedding"):
     "pending" while the files are replaced and then holds their SHA-256: load_projector refuses a
     pair that an interrupted export left mixed. Ctrl-C is held until all four files are written.
     """
-    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)   # %.9g: float32 exact
-    words = list(words)
-    if len(words) != len(vectors):
-        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
+    vectors, words = _checks.paired_vectors(vectors, words)        # float64: %.9g keeps float32 exact
     for i, word in enumerate(words):
         if not isinstance(word, str):
             raise TypeError(f"words[{i}] must be a string, got {word!r}")
@@ -159,18 +156,6 @@ def _check_manifest(path, contents):
                              "files do not belong together (an interrupted export?); export again")
 
 
-def _check_pair(vectors, words):
-    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)
-    if len(words) != len(vectors):
-        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
-    return vectors
-
-
-def _unit_rows(vectors):
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1, norms)
-
-
 def row_of(words, word, index=None):
     """The row of word in words (index: an optional {word: row} for quick look-ups); KeyError with
     close spellings when it is not there."""
@@ -192,8 +177,8 @@ def most_similar(vectors, words, positive=(), negative=(), topn=10):
     if not positive and not negative:
         raise ValueError("most_similar needs at least one positive or negative word")
     topn = _checks.positive_int("topn", topn)
-    words = list(words)
-    unit = _unit_rows(_check_pair(vectors, words))
+    vectors, words = _checks.paired_vectors(vectors, words)
+    unit = _checks.unit_rows(vectors)
     rows = [row_of(words, word) for word in positive + negative]
     signs = np.array([1.0] * len(positive) + [-1.0] * len(negative))
     query = (signs[:, None] * unit[rows]).mean(axis=0)

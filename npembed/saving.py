@@ -6,8 +6,6 @@ Layout: ``weights/<layer>/<key>`` for every weight, ``optimizer/m/<layer>/<key>`
 against the sizes the layers report and the bytes the member really holds before reading it.
 """
 import json
-import os
-import stat
 import zipfile
 
 import numpy as np
@@ -81,9 +79,7 @@ def load_weights(path, shapes):
 
 def _open_npz(path):
     """(NpzFile, file size) of a regular .npz file; ValueError or OSError naming it otherwise."""
-    status = os.stat(path)                       # FileNotFoundError names the path
-    if not stat.S_ISREG(status.st_mode):
-        raise OSError(f"{path} is not a regular file (a folder, device or pipe?)")
+    status = _checks.regular_file(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:

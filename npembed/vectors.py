@@ -9,8 +9,6 @@ which gensim's ``KeyedVectors.load_word2vec_format(path)`` reads back.
 >>> matrix = embedding_matrix(tokenizer.word_index, words, vectors, num_words=10000)
 >>> layer = Embedding(10000, 100, input_length=100, weights=[matrix], trainable=False)
 """
-import os
-import stat
 import warnings
 
 import numpy as np
@@ -28,9 +26,7 @@ def load_word_vectors(path, limit=None, dtype="float32"):
     contradict; nothing is allocated from what the header declares.
     """
     limit = None if limit is None else _checks.positive_int("limit", limit)
-    status = os.stat(path)
-    if not stat.S_ISREG(status.st_mode):
-        raise OSError(f"{path} is not a regular file")
+    _checks.regular_file(path)
     words, rows, seen, repeats, header, dim = [], [], set(), 0, None, None
     with open(path, encoding="utf-8", errors="strict") as handle:
         try:
@@ -81,10 +77,7 @@ def save_word_vectors(path, words, vectors):
 
     Words must be non-empty and hold no white space, so that every line splits back into one word
     and dim numbers."""
-    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)
-    words = list(words)
-    if len(words) != len(vectors):
-        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
+    vectors, words = _checks.paired_vectors(vectors, words)
     for i, word in enumerate(words):
         if not isinstance(word, str) or not word or word.split() != [word]:
             raise ValueError(f"words[{i}] = {word!r} cannot be written: a word must be non-empty, "
@@ -102,10 +95,7 @@ def embedding_matrix(word_index, words, vectors, num_words=None, dtype="float32"
     word_index: {word: index} (e.g. Tokenizer.word_index); num_words: rows, default max index + 1.
     Returns (matrix, found): found counts the rows that got a vector.
     """
-    vectors = _checks.float_array("vectors", vectors, np.float64, ndim=2)
-    words = list(words)
-    if len(words) != len(vectors):
-        raise ValueError(f"{len(vectors)} vectors but {len(words)} words: they must pair up row by row")
+    vectors, words = _checks.paired_vectors(vectors, words)
     if num_words is None:
         num_words = max(word_index.values(), default=0) + 1
     num_words = _checks.positive_int("num_words", num_words)
