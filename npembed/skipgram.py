@@ -18,6 +18,8 @@ Random numbers follow word2vec's linear congruential generator, next = next * 25
 (mod 2^48), in both implementations, so that they draw the same subsampling, windows and
 negatives: ``reference`` and ``kernel`` give the same vectors (tested to float rounding).
 """
+import typing
+
 import numba
 import numpy as np
 
@@ -121,26 +123,38 @@ def _softplus(x):
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
+GUIDE_BITS = 16                       # the guide table: 2^16 int32 (256 KB, stays in cache)
+
+
+def negative_guide(cum_table, bits=GUIDE_BITS):
+    """A guide to cum_table for drawing negatives in O(1): (guide (2^bits,) int32, step int).
+
+    guide[b] is the first row whose cumulative count exceeds b * step; a draw `value` starts its
+    search at guide[value // step] and walks forward a row or two. It finds exactly the row that
+    np.searchsorted(cum_table, value, side="right") finds, about 6x faster than a binary search.
+    """
+    step = -(-int(cum_table[-1]) // (1 << bits))                 # ceil(domain / 2^bits)
+    starts = np.arange(1 << bits, dtype=np.int64) * step
+    return np.searchsorted(cum_table, starts, side="right").astype(np.int32), step
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
-def _draw_negative(cum_table, random):
+def _draw_negative(cum_table, guide, step, random):
     # the first row whose cumulative count exceeds the draw (np.searchsorted, side="right")
     value = (random >> 16) % cum_table[-1]
-    low, high = 0, len(cum_table)
-    while low < high:
-        middle = (low + high) // 2
-        if cum_table[middle] <= value:
-            low = middle + 1
-        else:
-            high = middle
-    return low
+    row = guide[value // step]
+    while cum_table[row] <= value:
+        row += 1
+    return row
 
 
 # fastmath "reassoc": the dot products may be summed in SIMD lanes (LLVM vectorizes a float sum only
 # when it may reorder it): the same sums up to rounding, 2-3x faster. "contract": fused multiply-adds.
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table, window, negative, alpha,
-                  random, kept, step, compute_loss):
-    # kept: a buffer for one sentence's surviving words; step: (dim,) the pair's update of h.
+def _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table, guide, guide_step, window,
+                  negative, alpha, random, kept, step, compute_loss):
+    # kept: a buffer for one sentence's surviving words; step: (dim,) the pair's update of h;
+    # guide, guide_step: see negative_guide.
     # random is an int64 below 2^48: the product wraps modulo 2^64, whose low 48 bits are exact
     dim = target.shape[1]
     pairs, loss_sum, kept_total = 0, 0.0, 0
@@ -168,7 +182,7 @@ def _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table
                     if d == 0:
                         row, label = predicted, 1.0
                     else:
-                        row = _draw_negative(cum_table, random)
+                        row = _draw_negative(cum_table, guide, guide_step, random)
                         random = (random * 25214903917 + 11) & 0xFFFFFFFFFFFF
                         if row == predicted:
                             continue
@@ -192,42 +206,52 @@ def _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _train_hogwild(corpus, offsets, bounds, target, context, keep, cum_table, window, negative, alpha,
-                   randoms, kept, steps, results, compute_loss):
+def _train_hogwild(corpus, offsets, bounds, target, context, keep, cum_table, guide, guide_step, window,
+                   negative, alpha, randoms, kept, steps, results, compute_loss):
     # Hogwild (as gensim's workers): each thread trains its own slice of sentences on the shared
     # tables without locks; updates of frequent rows may interleave, so runs are not bit-identical
     for part in numba.prange(len(bounds) - 1):
         random, pairs, loss_sum, kept_total = _train_kernel(
-            corpus, offsets, bounds[part], bounds[part + 1], target, context, keep, cum_table, window,
-            negative, alpha, randoms[part], kept[part], steps[part], compute_loss)
+            corpus, offsets, bounds[part], bounds[part + 1], target, context, keep, cum_table, guide, guide_step,
+            window, negative, alpha, randoms[part], kept[part], steps[part], compute_loss)
         randoms[part] = random
         results[part, 0] = pairs
         results[part, 1] = loss_sum
         results[part, 2] = kept_total
 
 
+class Workspace(typing.NamedTuple):
+    """What the kernel needs besides the tables, made once per corpus (see workspace)."""
+    longest: int            # the longest sentence: the length of the buffer of kept words
+    dim: int
+    guide: np.ndarray       # negative_guide(cum_table)
+    guide_step: int
+
+
+def workspace(offsets, cum_table, dim):
+    """The kernel's buffers' sizes and the negatives' guide, for a corpus of sentences at offsets."""
+    return Workspace(int(np.diff(offsets).max(initial=1)), int(dim), *negative_guide(cum_table))
+
+
 def train(corpus, offsets, first, last, target, context, keep, cum_table, window, negative, alpha, random,
-          workers=1, buffers=None, compute_loss=True):
+          workers=1, work=None, compute_loss=True):
     """Train on sentences first..last-1 (see train_reference); workers > 1 splits them across threads
-    (Hogwild, not bit-reproducible). buffers: (longest sentence, dim), computed when None (a caller
-    looping over jobs passes them once). Returns (random state, pairs,
+    (Hogwild, not bit-reproducible). work: workspace(offsets, cum_table, dim), made when None (a
+    caller looping over jobs makes it once). Returns (random state, pairs,
     summed loss (0 unless compute_loss), words kept)."""
     if get_kernels() == "numpy":
         return train_reference(corpus, offsets, first, last, target, context, keep, cum_table, window,
                                negative, alpha, random)
-    if buffers is None:
-        buffers = (int(np.diff(offsets).max(initial=1)), target.shape[1])
-    longest, dim = buffers
+    work = workspace(offsets, cum_table, target.shape[1]) if work is None else work
+    tables = (target, context, keep, cum_table, work.guide, np.int64(work.guide_step), window, negative, alpha)
     if workers == 1:
-        return _train_kernel(corpus, offsets, first, last, target, context, keep, cum_table, window,
-                             negative, alpha, np.int64(random), np.empty(longest, np.int32),
-                             np.empty(dim, target.dtype), bool(compute_loss))
+        return _train_kernel(corpus, offsets, first, last, *tables, np.int64(random),
+                             np.empty(work.longest, np.int32), np.empty(work.dim, target.dtype), bool(compute_loss))
     # slices of about equal words (not sentences), so that the threads finish together
     words = offsets[first] + (offsets[last] - offsets[first]) * np.arange(1, workers) / workers
     bounds = np.concatenate([[first], np.searchsorted(offsets, words), [last]]).clip(first, last).astype(np.int64)
     randoms = np.array([(random + MULTIPLIER * part) & MODULUS_MASK for part in range(workers)], np.int64)
     results = np.zeros((workers, 3))
-    _train_hogwild(corpus, offsets, bounds, target, context, keep, cum_table, window, negative, alpha,
-                   randoms, np.empty((workers, longest), np.int32), np.empty((workers, dim), target.dtype), results,
-                   bool(compute_loss))
+    _train_hogwild(corpus, offsets, bounds, *tables, randoms, np.empty((workers, work.longest), np.int32),
+                   np.empty((workers, work.dim), target.dtype), results, bool(compute_loss))
     return int(randoms[0]), int(results[:, 0].sum()), float(results[:, 1].sum()), int(results[:, 2].sum())

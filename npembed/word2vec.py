@@ -131,7 +131,7 @@ class Word2Vec:
         random = int(rng.integers(0, 2**48))
         jobs = _jobs(offsets, JOB_WORDS * self.workers)           # each thread gets about JOB_WORDS
         total = len(corpus) * self.epochs
-        longest = int(np.diff(offsets).max(initial=1))
+        work = skipgram.workspace(offsets, cum_table, self.vector_size)
         bar = _progress(self.corpus_words * self.epochs, self.verbose)
         done = 0
         for epoch in range(self.epochs):
@@ -141,7 +141,7 @@ class Word2Vec:
                 alpha = self.alpha - (self.alpha - self.min_alpha) * done / total
                 random, job_pairs, job_loss, _ = skipgram.train(
                     corpus, offsets, first, last, self.vectors, self.context, keep, cum_table, self.window,
-                    self.negative, alpha, random, self.workers, (longest, self.vector_size), self.compute_loss)
+                    self.negative, alpha, random, self.workers, work, self.compute_loss)
                 words = int(offsets[last] - offsets[first])
                 done += words
                 loss_sum, pairs = loss_sum + job_loss, pairs + job_pairs

@@ -81,6 +81,24 @@ def test_each_pair_is_one_sgd_step_on_its_own_loss():
 
 # ---- the kernel equals its reference --------------------------------------------------------------
 
+@given(counts=st.lists(st.integers(1, 10**6), min_size=2, max_size=300), bits=st.integers(1, 12),
+       start=st.integers(0, 2**48 - 1))
+def test_the_guided_negative_draw_is_the_binary_search(counts, bits, start):
+    cum_table = np.cumsum(np.array(counts, np.int64))
+    guide, step = skipgram.negative_guide(cum_table, bits)
+    random = start
+    for _ in range(200):
+        value = (random >> 16) % cum_table[-1]
+        expected = np.searchsorted(cum_table, value, side="right")
+        assert skipgram._draw_negative(cum_table, guide, np.int64(step), np.int64(random)) == expected
+        random = skipgram._next(random)
+    # the extreme draws: the first value and the last
+    for value in (0, int(cum_table[-1]) - 1):
+        random = value << 16
+        assert skipgram._draw_negative(cum_table, guide, np.int64(step), np.int64(random)) == \
+            np.searchsorted(cum_table, value, side="right")
+
+
 @settings(max_examples=15)
 @given(seed=seeds, window=st.integers(1, 4), negative=st.integers(1, 4), sample=st.sampled_from([0, 1e-2, 1e-1]))
 def test_training_kernel_equals_the_reference(seed, window, negative, sample):
