@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import npembed
-from npembed import Sequential, analysis, interrupts, layers, pad_sequences, plotting, projector
+from npembed import Sequential, analysis, interrupts, layers, pad_sequences, plotting, projector, scripts
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
 
@@ -195,8 +194,4 @@ def run(args):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:   # the user's to fix
-        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    scripts.run(main, (OSError, ValueError, TypeError, KeyError, IndexError))   # the user's to fix

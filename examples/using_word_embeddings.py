@@ -17,11 +17,11 @@ The model code is the book's, with npembed's imports. Results go to --out/result
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from npembed import scripts
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
 from npembed.layers import Dense, Embedding, Flatten
@@ -160,8 +160,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        main()
-    except (OSError, ValueError) as error:
-        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    scripts.run(main)

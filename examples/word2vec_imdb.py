@@ -11,13 +11,11 @@ neighbors.md and neighbors.png (the same words' neighbours in both) and metrics.
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
-from npembed import Sequential, evaluation, layers, pad_sequences, plotting, projector
+from npembed import Sequential, evaluation, layers, pad_sequences, plotting, projector, scripts
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
 from npembed.word2vec import Word2Vec
@@ -126,8 +124,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (OSError, ValueError) as error:
-        print(f"{Path(sys.argv[0]).name}: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    scripts.run(main)
