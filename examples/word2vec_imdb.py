@@ -7,19 +7,24 @@ sample 1e-3, min_count 5, 5 epochs) on the reviews' text, labels unused; prints 
 a few words, king - man + woman, and the analogy and WordSim-353 scores; then trains the
 sentiment tutorial's classifier and writes, side by side, the same words' neighbours in both
 embeddings. Writes to --out: word2vec.txt (word2vec text format), the projector files,
-neighbors.md and neighbors.png (the same words' neighbours in both) and metrics.json.
+neighbors.md and neighbors.png (the same words' neighbours in both), neighbors_over_time.md and
+neighbors_formation.png (how the neighbours formed, epoch by epoch, from EmbeddingSnapshots of the
+10,000 most frequent words) and metrics.json.
 """
 import argparse
 import json
 import time
 from pathlib import Path
 
+import numpy as np
 
-from npembed import Sequential, evaluation, layers, pad_sequences, plotting, projector, scripts
+from npembed import Sequential, analysis, evaluation, layers, pad_sequences, plotting, projector, scripts
 from npembed._io import atomic_write
+from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb, reading
 from npembed.word2vec import Word2Vec
 
+WATCHED = 10_000                        # words whose vectors are kept after every epoch
 QUERY_WORDS = ("beautiful", "awful", "funny", "boring", "great", "plot")
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "eval"
 
@@ -59,6 +64,28 @@ def sentiment_embedding(data, seed):
     return model.get_weights()[0], imdb.words_by_id(10000, imdb.get_word_index(data))
 
 
+def neighbors_formation(snapshots, watched, out, topn=6):
+    """How the query words' neighbours formed, epoch by epoch: neighbors_over_time.md and
+    neighbors_formation.png (cosine to each final neighbour after every epoch)."""
+    lines, formation = [], {}
+    for word in (w for w in QUERY_WORDS if w in watched):
+        by_epoch = analysis.neighbors_over_time(snapshots.snapshots, watched, word, topn)
+        lines += [f"| {word} | {epoch} | {', '.join(neighbours)} |" for epoch, neighbours in
+                  zip(snapshots.epochs, by_epoch)]
+        formation[word] = (by_epoch[-1], analysis.similarity_over_time(snapshots.snapshots, watched, word,
+                                                                        by_epoch[-1]))
+    if not formation:
+        return {}
+    table = "| word | epoch | nearest neighbours |\n|---|---:|---|\n" + "\n".join(lines) + "\n"
+    print("neighbours epoch by epoch (epoch 0: the random start)\n" + table)
+    with atomic_write(out / "neighbors_over_time.md", "w", encoding="utf-8") as handle:
+        handle.write(table)
+    plotting.plot_neighbor_formation(snapshots.epochs, dict(list(formation.items())[:4]),
+                                     out / "neighbors_formation.png", title="word2vec: how the neighbours formed")
+    return {word: {"neighbors": neighbours, "similarity_by_epoch": similarities.tolist()}
+            for word, (neighbours, similarities) in formation.items()}
+
+
 def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
@@ -72,7 +99,10 @@ def main(argv=None):
 
     model = Word2Vec(vector_size=args.vector_size, min_count=args.min_count, epochs=args.epochs,
                      workers=args.workers, seed=args.seed, verbose=0 if args.quiet else 1, compute_loss=True)
-    model.fit(sentences)
+    model.build_vocab(sentences)
+    watched = model.words[:WATCHED]                    # snapshots of the most frequent words only
+    snapshots = EmbeddingSnapshots(rows=np.arange(len(watched)))
+    model.fit(sentences, callbacks=[snapshots])
     print(f"vocabulary {len(model.words):,} words; trained in {model.train_seconds:.1f}s, "
           f"{model.corpus_words * args.epochs / model.train_seconds:,.0f} words/s; loss by epoch "
           + ", ".join(f"{loss:.3f}" for loss in model.history["loss"]))
@@ -95,6 +125,8 @@ def main(argv=None):
         rho, pairs = evaluation.evaluate_word_pairs(model.vectors, model.words, args.similarities)
         metrics["wordsim353"] = {"spearman": rho, "pairs": pairs}
         print(f"WordSim-353: Spearman {rho:.3f} over {pairs} pairs")
+
+    metrics["formation"] = neighbors_formation(snapshots, watched, out)
 
     sentiment_vectors, sentiment_words = sentiment_embedding(args.data, args.seed)
     rows = ["| word | learned from context (word2vec) | learned for sentiment (the tutorial) |", "|---|---|---|"]
@@ -119,7 +151,8 @@ def main(argv=None):
     model.export_projector(out)
     with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2, default=str)
-    print(f"wrote word2vec.txt, vecs.tsv, meta.tsv, neighbors.md, neighbors.png and metrics.json to {out}/")
+    print(f"wrote word2vec.txt, vecs.tsv, meta.tsv, neighbors.md, neighbors.png, neighbors_over_time.md, "
+          f"neighbors_formation.png and metrics.json to {out}/")
     return metrics
 
 

@@ -74,7 +74,33 @@ def movement(snapshots):
     return np.linalg.norm(np.asarray(snapshots[-1], float) - np.asarray(snapshots[0], float), axis=1)
 
 
+def drift(start, end):
+    """How far each row turned from start to end: (rows,) cosine distance 1 - cos(start_i, end_i).
+
+    0 for a row that kept its direction, 1 for one now orthogonal to it; NaN where either row is zero.
+    """
+    start = _checks.float_array("start", start, np.float64, ndim=2)
+    end = _checks.float_array("end", end, np.float64, ndim=2)
+    if start.shape != end.shape:
+        raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}")
+    norms = np.linalg.norm(start, axis=1) * np.linalg.norm(end, axis=1)
+    dots = np.einsum("ij,ij->i", start, end)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, 1.0 - dots / norms, np.nan)
+
+
 def neighbors_over_time(snapshots, words, query, topn=8):
     """For each snapshot, the topn nearest neighbours (cosine) of query: a list of lists of words."""
     from .projector import nearest_neighbors
     return [[word for word, _ in nearest_neighbors(table, words, query, topn)] for table in snapshots]
+
+
+def similarity_over_time(snapshots, words, query, others):
+    """Cosine similarity of query to each of others in every snapshot: (snapshots, len(others))."""
+    from .projector import row_of
+    rows = [row_of(words, word) for word in [query, *others]]
+    out = []
+    for table in snapshots:
+        picked = _checks.unit_rows(np.asarray(table, dtype=np.float64)[rows])
+        out.append(picked[1:] @ picked[0])
+    return np.array(out)

@@ -143,3 +143,55 @@ def plot_neighbor_comparison(neighbors, path, titles=("embedding A", "embedding 
     axes[-1, 1].set_xlabel("cosine similarity")
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def plot_neighbor_formation(epochs, formation, path, title="How the neighbours formed"):
+    """One panel per query word: its cosine similarity to each of its final neighbours, epoch by epoch.
+
+    formation: {word: (neighbours, similarities (snapshots, neighbours))} (analysis.similarity_over_time).
+    """
+    words = list(formation)
+    if not words:
+        raise ValueError("formation is empty: give {word: (neighbours, similarities)}")
+    columns = min(len(words), 2)
+    rows = -(-len(words) // columns)
+    figure = Figure(figsize=(5.5 * columns, 3.4 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for axis, word in zip(axes, words):
+        neighbours, similarities = formation[word]
+        for j, neighbour in enumerate(neighbours):
+            axis.plot(epochs, np.asarray(similarities)[:, j], "o-", markersize=3, label=neighbour)
+        axis.set_title(f'"{word}" and its final neighbours', fontsize=10)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("cosine similarity")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, ncol=2)
+    for axis in axes[len(words):]:
+        axis.set_visible(False)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_curves_with_spread(x, curves, path, xlabel, ylabel, title, log_x=True):
+    """One line per curve: the mean over runs at each x, the range (min to max) shaded.
+
+    x (points,); curves: {label: (points, runs) array}, e.g. test accuracy by labeled reviews x seed.
+    """
+    x = np.asarray(x, dtype=float)
+    figure = Figure(figsize=(7.5, 4.8))
+    axis = figure.subplots()
+    for label, runs in curves.items():
+        runs = np.asarray(runs, dtype=float).reshape(len(x), -1)
+        line, = axis.plot(x, runs.mean(axis=1), "o-", markersize=4, label=label)
+        axis.fill_between(x, runs.min(axis=1), runs.max(axis=1), color=line.get_color(), alpha=0.2, linewidth=0)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xticks(x, [f"{value:,.0f}" for value in x])
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return save_figure(figure, path)

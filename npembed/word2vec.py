@@ -145,9 +145,10 @@ class Word2Vec:
                 words = int(offsets[last] - offsets[first])
                 done += words
                 loss_sum, pairs = loss_sum + job_loss, pairs + job_pairs
-                bar.update(words * self.corpus_words / len(corpus))
-                bar.set_postfix(epoch=epoch + 1, lr=f"{alpha:.5f}", loss=f"{job_loss / max(job_pairs, 1):.4f}",
-                                refresh=False)
+                # the bar counts corpus words (before the vocabulary's cut), as gensim's words/s
+                bar.update(round(done * self.corpus_words / len(corpus)) - bar.n)
+                shown = {"loss": f"{job_loss / max(job_pairs, 1):.4f}"} if self.compute_loss else {}
+                bar.set_postfix(epoch=epoch + 1, lr=f"{alpha:.5f}", **shown, refresh=False)
             seconds = time.perf_counter() - epoch_started
             self.history["loss"].append(loss_sum / max(pairs, 1))
             self.history["seconds"].append(seconds)

@@ -114,3 +114,13 @@ def test_word_map_labels_do_not_overlap_when_a_spot_is_free(tmp_path):
     for i in range(len(boxes)):
         for j in range(i):
             assert not boxes[i].overlaps(boxes[j]), (marked[i][0], marked[j][0])
+
+
+def test_similarity_over_time_is_the_cosine_in_each_snapshot():
+    words = ["a", "b", "c"]
+    first = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    second = np.array([[1.0, 0.0], [3.0, 0.0], [-1.0, 0.0]])
+    similarities = analysis.similarity_over_time([first, second], words, "a", ["b", "c"])
+    np.testing.assert_allclose(similarities, [[0.0, np.sqrt(0.5)], [1.0, -1.0]])
+    with pytest.raises(KeyError, match="'zz' is not in the vocabulary"):
+        analysis.similarity_over_time([first], words, "a", ["zz"])

@@ -93,6 +93,12 @@ def test_word2vec_example_runs_at_small_scale(tmp_path):
     assert table.shape == (metrics["vocabulary"], 8) and "beautiful" in words
     assert "| beautiful |" in (out / "neighbors.md").read_text()
     assert (out / "neighbors.png").read_bytes().startswith(b"\x89PNG")
+    # how the neighbours formed: a row per epoch (0: the random start, then 1 and 2) for each query word
+    over_time = (out / "neighbors_over_time.md").read_text()
+    assert all(f"| beautiful | {epoch} |" in over_time for epoch in (0, 1, 2))
+    formation = metrics["formation"]["beautiful"]
+    assert len(formation["similarity_by_epoch"]) == 3 and len(formation["similarity_by_epoch"][0]) == 6
+    assert (out / "neighbors_formation.png").read_bytes().startswith(b"\x89PNG")
     from npembed import projector
     assert projector.load_projector(out)[1] == words
     bad = run("word2vec_imdb.py", ["--data", str(tmp_path / "q.txt"), "--out", str(out)], tmp_path)
