@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, analysis, layers, pad_sequences, plotting
+from npembed import Sequential, analysis, explorer, layers, pad_sequences, plotting
 from npembed._io import atomic_write
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb
@@ -76,6 +76,10 @@ def main(argv=None):
     plotting.plot_movement_vs_frequency(counts[real], analysis.movement(snapshots.snapshots)[real],
                                         out / "movement.png")
 
+    shown = explorer.top_rows(counts, first=FIRST_WORD)                  # the 500 most frequent words
+    explorer.write_sentiment_html(model, np.stack(snapshots.snapshots)[:, shown], [words[i] for i in shown],
+                                  out / "explorer.html", counts=counts[shown], epochs=snapshots.epochs)
+
     chosen = [e for e in (1, 5, 10, 30, args.epochs) if e <= args.epochs]
     chosen = sorted(set(chosen))
     lines = [f"| epoch | nearest neighbours of \"{args.query}\" (cosine) |", "|---|---|"]
@@ -89,7 +93,8 @@ def main(argv=None):
     with atomic_write(out / "neighbors.md", "w", encoding="utf-8") as handle:
         handle.write(table)
     print("\n" + table)
-    print(f"Wrote word_map.png, trajectories.png, movement.png, neighbors.md and snapshots.npz to {out}/")
+    print(f"Wrote word_map.png, trajectories.png, movement.png, explorer.html, neighbors.md and snapshots.npz "
+          f"to {out}/")
     return 0
 
 

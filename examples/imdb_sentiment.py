@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import npembed
-from npembed import Sequential, analysis, interrupts, layers, pad_sequences, plotting, projector, scripts
+from npembed import Sequential, analysis, explorer, interrupts, layers, pad_sequences, plotting, projector, scripts
+from npembed.callbacks import EmbeddingSnapshots
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
 
@@ -100,6 +101,17 @@ def remove_if_empty(folders):
             folder.rmdir()
 
 
+def write_explorer(model, snapshots, words, shown, counts, out):
+    """explorer.html (the shown words moving epoch by epoch, coloured by their score along the final
+    model's sentiment direction) and snapshots.npz (what `python -m npembed explore` reads)."""
+    tables = np.stack(snapshots.snapshots)                                # (epochs + 1, words shown, dim)
+    explorer.write_sentiment_html(model, tables, [words[i] for i in shown], out / "explorer.html",
+                                  counts=counts[shown], epochs=snapshots.epochs)
+    scores = explorer.sentiment_scores(model, tables)
+    with atomic_write(out / "snapshots.npz") as handle:
+        np.savez(handle, snapshots=tables, epochs=np.array(snapshots.epochs), rows=shown, scores=scores)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -135,10 +147,14 @@ def run(args):
     model.summary()
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 
-    # 3. train, 4. evaluate
+    # 3. train (keeping the 500 most frequent words' vectors after every epoch, for explorer.html),
+    # 4. evaluate
+    counts = imdb.counts_by_id(args.vocab_size, path=args.data)
+    shown = explorer.top_rows(counts, first=FIRST_WORD)
+    snapshots = EmbeddingSnapshots(rows=shown)
     t = time.perf_counter()
     history = model.fit(train_x, train_labels, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=0.2, verbose=0 if args.quiet else 1)
+                        validation_split=0.2, verbose=0 if args.quiet else 1, callbacks=[snapshots])
     fit_seconds = time.perf_counter() - t
     del train_x                               # padded test reviews next: never both at once (memory)
     test_x = pad_sequences(test_data, maxlen=args.maxlen, padding="post")
@@ -183,10 +199,12 @@ def run(args):
     with interrupts.holding():
         plotting.plot_history(history, out / "history.png")
         projector.export_projector(vectors, words, out)
+        write_explorer(model, snapshots, words, shown, counts, out)
         model.save(out / "model.npz")
         with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
             json.dump(metrics, handle, indent=2)
-    print(f"\nWrote history.png, vecs.tsv, meta.tsv, projector_config.pbtxt, model.npz and metrics.json "
+    print(f"\nWrote history.png, vecs.tsv, meta.tsv, projector_config.pbtxt, explorer.html, snapshots.npz, "
+          f"model.npz and metrics.json "
           f"to {out}/ in {metrics['total_seconds']:.1f}s in all.")
     print(f"Explore: upload vecs.tsv and meta.tsv at https://projector.tensorflow.org, "
           f"or run: tensorboard --logdir {out}")

@@ -9,7 +9,7 @@ sentiment tutorial's classifier and writes, side by side, the same words' neighb
 embeddings. Writes to --out: word2vec.txt (word2vec text format), the projector files,
 neighbors.md and neighbors.png (the same words' neighbours in both), neighbors_over_time.md and
 neighbors_formation.png (how the neighbours formed, epoch by epoch, from EmbeddingSnapshots of the
-10,000 most frequent words) and metrics.json.
+10,000 most frequent words), explorer.html (the 500 most frequent moving) and metrics.json.
 """
 import argparse
 import json
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, analysis, evaluation, layers, pad_sequences, plotting, projector, scripts
+from npembed import Sequential, analysis, evaluation, explorer, layers, pad_sequences, plotting, projector, scripts
 from npembed._io import atomic_write
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb, reading
@@ -86,6 +86,21 @@ def neighbors_formation(snapshots, watched, out, topn=6):
             for word, (neighbours, similarities) in formation.items()}
 
 
+def write_explorer(model, snapshots, watched, out, top=500):
+    """explorer.html: the `top` most frequent words moving epoch by epoch, coloured by how much closer
+    each is to "good" than to "bad" (cosine) at each epoch, a sentiment axis of the context space."""
+    tables = np.stack(snapshots.snapshots)[:, :top]
+    words = watched[:top]
+    if "good" in words and "bad" in words:
+        unit = tables / np.maximum(np.linalg.norm(tables, axis=2, keepdims=True), 1e-12)
+        good, bad = unit[:, words.index("good")], unit[:, words.index("bad")]
+        scores, label = np.einsum("swd,sd->sw", unit, good - bad), "cos(good) - cos(bad)"
+    else:
+        scores, label = np.broadcast_to(np.log10(model.counts[:top]), tables.shape[:2]), "log10 count"
+    explorer.write_html(tables, words, out / "explorer.html", scores=scores, counts=model.counts[:top],
+                        epochs=snapshots.epochs, score_label=label)
+
+
 def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
@@ -127,6 +142,7 @@ def main(argv=None):
         print(f"WordSim-353: Spearman {rho:.3f} over {pairs} pairs")
 
     metrics["formation"] = neighbors_formation(snapshots, watched, out)
+    write_explorer(model, snapshots, watched, out)
 
     sentiment_vectors, sentiment_words = sentiment_embedding(args.data, args.seed)
     rows = ["| word | learned from context (word2vec) | learned for sentiment (the tutorial) |", "|---|---|---|"]
@@ -152,7 +168,7 @@ def main(argv=None):
     with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2, default=str)
     print(f"wrote word2vec.txt, vecs.tsv, meta.tsv, neighbors.md, neighbors.png, neighbors_over_time.md, "
-          f"neighbors_formation.png and metrics.json to {out}/")
+          f"neighbors_formation.png, explorer.html and metrics.json to {out}/")
     return metrics
 
 

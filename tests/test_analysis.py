@@ -124,3 +124,24 @@ def test_similarity_over_time_is_the_cosine_in_each_snapshot():
     np.testing.assert_allclose(similarities, [[0.0, np.sqrt(0.5)], [1.0, -1.0]])
     with pytest.raises(KeyError, match="'zz' is not in the vocabulary"):
         analysis.similarity_over_time([first], words, "a", ["zz"])
+
+
+def test_explore_command_refuses_bad_folders(tmp_path):
+    words = [f"w{i}" for i in range(6)]
+    projector.export_projector(np.eye(6, 3), words, tmp_path)
+
+    def explore():
+        return subprocess.run([sys.executable, "-m", "npembed", "explore", str(tmp_path)], capture_output=True,
+                              text=True)
+    missing = explore()
+    assert missing.returncode == 1 and "snapshots.npz" in missing.stderr and "Traceback" not in missing.stderr
+    np.savez(tmp_path / "snapshots.npz", snapshots=np.zeros((2, 3, 3)), epochs=np.arange(2), rows=np.array([0, 1, 9]))
+    out_of_range = explore()
+    assert out_of_range.returncode == 1 and "rows must be ids in [0, 6)" in out_of_range.stderr
+    (tmp_path / "snapshots.npz").write_bytes(b"garbage")
+    garbage = explore()
+    assert garbage.returncode == 1 and "not a readable .npz" in garbage.stderr
+    np.savez(tmp_path / "snapshots.npz", snapshots=np.ones((2, 3, 3)) + np.arange(3)[:, None], epochs=np.arange(2),
+             rows=np.array([0, 2, 4]))
+    fine = explore()
+    assert fine.returncode == 0 and (tmp_path / "explorer.html").exists()

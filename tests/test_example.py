@@ -63,6 +63,16 @@ def test_example_end_to_end(tmp_path):
     model = load_model(out / "model.npz")
     np.testing.assert_array_equal(model.get_weights()[0], vectors)
     assert not list(out.glob(".*tmp"))
+    # the explorer: the most frequent words' vectors after each epoch (0: the start), sentiment colours
+    with np.load(out / "snapshots.npz") as saved:
+        np.testing.assert_array_equal(saved["epochs"], [0, 1, 2, 3])
+        np.testing.assert_array_equal(saved["snapshots"][-1], vectors[saved["rows"]])
+        assert saved["rows"].min() >= 4 and saved["scores"].shape == saved["snapshots"].shape[:2]
+    page = (out / "explorer.html").read_text(encoding="utf-8")
+    assert "const DATA = " in page and '"score_label": "sentiment"' in page
+    again = subprocess.run([sys.executable, "-m", "npembed", "explore", str(out), "--output", str(tmp_path / "x.html")],
+                           capture_output=True, text=True, check=True)
+    assert "wrote" in again.stdout and (tmp_path / "x.html").stat().st_size > 1_000_000
 
 
 @pytest.mark.parametrize("args, message", [
