@@ -123,6 +123,7 @@ def _softplus(x):
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
+CACHE_LINE = 64                       # bytes
 GUIDE_BITS = 16                       # the guide table: 2^16 int32 (256 KB, stays in cache)
 
 
@@ -252,6 +253,10 @@ def train(corpus, offsets, first, last, target, context, keep, cum_table, window
     bounds = np.concatenate([[first], np.searchsorted(offsets, words), [last]]).clip(first, last).astype(np.int64)
     randoms = np.array([(random + MULTIPLIER * part) & MODULUS_MASK for part in range(workers)], np.int64)
     results = np.zeros((workers, 3))
-    _train_hogwild(corpus, offsets, bounds, *tables, randoms, np.empty((workers, work.longest), np.int32),
-                   np.empty((workers, work.dim), target.dtype), results, bool(compute_loss))
+    # each thread's buffers one cache line apart (CACHE_LINE): a thread writes its `step` for every
+    # term, and two threads writing one line would pass it between the cores each time
+    _train_hogwild(corpus, offsets, bounds, *tables, randoms,
+                   np.empty((workers, work.longest + CACHE_LINE // 4), np.int32),
+                   np.empty((workers, work.dim + CACHE_LINE // target.itemsize), target.dtype), results,
+                   bool(compute_loss))
     return int(randoms[0]), int(results[:, 0].sum()), float(results[:, 1].sum()), int(results[:, 2].sum())
