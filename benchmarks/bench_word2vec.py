@@ -75,6 +75,9 @@ def main():
                    "words_per_s": words_total * args.epochs / seconds, "vocabulary": len(words),
                    **scores(vectors, words, analogies, similarities)}
             result["runs"].append(run)
+            if "peak_rss_mb_before_gensim" not in result:
+                # the process so far: the token lists and npembed's run, before any gensim model exists
+                result["peak_rss_mb_before_gensim"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         gensim = None if args.no_gensim else run_gensim(sentences, workers, args.seeds[0], args.epochs)
         if gensim is not None:
             vectors, words, seconds = gensim
@@ -94,7 +97,8 @@ def main():
         print(f"{r['library']:<9}{r['workers']:>8}{r['seed']:>6}{r['seconds']:>9.1f}{r['words_per_s']:>11,.0f}"
               f"{r['vocabulary']:>8,}{r['analogy_accuracy']:>11.1%}{r['analogy_questions']:>7,}"
               f"{r['wordsim353_spearman']:>7.3f}")
-    print(f"peak RSS {result['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS {result['peak_rss_mb']:.0f} MB; before gensim ran (token lists and npembed's first run) "
+          f"{result['peak_rss_mb_before_gensim']:.0f} MB")
     if args.json:
         print(json.dumps(result))
 

@@ -118,11 +118,13 @@ def main(argv=None):
     watched = model.words[:WATCHED]                    # snapshots of the most frequent words only
     snapshots = EmbeddingSnapshots(rows=np.arange(len(watched)))
     model.fit(sentences, callbacks=[snapshots])
+    reviews = len(sentences)
+    del sentences                                      # the token lists are not needed again (memory)
     print(f"vocabulary {len(model.words):,} words; trained in {model.train_seconds:.1f}s, "
           f"{model.corpus_words * args.epochs / model.train_seconds:,.0f} words/s; loss by epoch "
           + ", ".join(f"{loss:.3f}" for loss in model.history["loss"]))
 
-    metrics = {"settings": vars(args), "reviews": len(sentences), "corpus_words": model.corpus_words,
+    metrics = {"settings": vars(args), "reviews": reviews, "corpus_words": model.corpus_words,
                "vocabulary": len(model.words), "train_seconds": model.train_seconds,
                "words_per_s": model.corpus_words * args.epochs / model.train_seconds, "history": model.history}
     neighbours = {word: model.most_similar(word, topn=8) for word in QUERY_WORDS if word in model.index}
