@@ -23,6 +23,7 @@ from ._io import atomic_write
 
 TOP_WORDS = 500
 TOPN = 8
+MAX_WORDS = 10_000            # a page is for looking: more dots than this only make it heavy and slow
 
 
 def _base64_float32(array):
@@ -37,6 +38,9 @@ def page_data(snapshots, words, scores=None, counts=None, epochs=None, score_lab
                          f"got shape {snapshots.shape}")
     snapshots = _checks.float_array("snapshots", snapshots, np.float32)
     count, n, dim = snapshots.shape
+    if n > MAX_WORDS:
+        raise ValueError(f"the explorer shows at most {MAX_WORDS:,} words, got snapshots of {n:,}: pass the "
+                         "most frequent ones (explorer.top_rows)")
     words = [str(word) for word in words]
     if len(words) != n:
         raise ValueError(f"{n} rows per snapshot but {len(words)} words: they must pair up row by row")

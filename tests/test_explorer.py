@@ -53,6 +53,7 @@ def test_page_data_projects_every_snapshot_on_the_last_ones_axes(rng):
     (dict(epochs=[0, 1]), "4 snapshots but 2 epochs"),
     (dict(counts=np.ones(3)), "counts has 3 entries"),
     (dict(scores=np.ones(7)), "scores"),
+    (dict(snapshots=np.zeros((1, 10_001, 2)), words=[f"w{i}" for i in range(10_001)]), "at most 10,000 words"),
 ])
 def test_page_data_rejects_mismatched_inputs(rng, bad, message):
     arguments = dict(snapshots=snapshots_of_moving_words(rng, n=10), words=words_for(10))
