@@ -147,6 +147,28 @@ def test_adam_update_agrees(size, steps, dtype, seed, parallel, monkeypatch):
         w, m, v = fast[0], fast[2], fast[3]
 
 
+@given(size=st.integers(1, 300), dtype=dtypes, seed=seeds, epsilon=st.sampled_from([1e-7, 0.0]))
+def test_one_thread_and_parallel_optimizer_kernels_agree_bit_for_bit(size, dtype, seed, epsilon):
+    # the one-thread kernels use NumPy's float error model (no check before each division): the same
+    # bits as the parallel kernels, a zero division included (epsilon 0 with v 0 gives inf or nan)
+    rng = np.random.default_rng(seed)
+    w, g, m, v = (rng.normal(size=size).astype(dtype) for _ in range(4))
+    v = np.abs(v)
+    v[rng.random(size) < 0.2] = 0
+    g[rng.random(size) < 0.2] = 0
+    args = tuple(dtype(x) for x in (0.01, 0.1, 0.001, epsilon))
+    results = []
+    for kernel in (kernels._adam_update_serial, kernels._adam_update_numba):
+        arrays = [x.copy() for x in (w, g, m, v)]
+        with np.errstate(all="ignore"):
+            count = kernel(*arrays, *args)
+        results.append((count, arrays))
+    (count_a, a), (count_b, b) = results
+    assert count_a == count_b
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
 def test_switch_is_documented_and_validated():
     with pytest.raises(ValueError, match="numba' or 'numpy"):
         npembed.set_kernels("cuda")
