@@ -116,19 +116,32 @@ def torch_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
     optimizer = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.float32))
-    times = []
+
+    def train_step(rows):
+        optimizer.zero_grad()
+        loss = loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
+        loss.backward()
+        optimizer.step()
+
+    def validate(rows):
+        loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
+
+    return torch_epochs_median(len(x), split, epochs, batch_size, train_step, validate)
+
+
+def torch_epochs_median(n, split, epochs, batch_size, train_step, validate):
+    """Median seconds of `epochs` epochs (after one warm-up): train_step(rows) over shuffled batches
+    of the first `split` reviews, then validate(rows) over the rest without gradients."""
+    import torch
+    times, rng = [], np.random.default_rng(0)
     for _ in range(epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(split)
+        order = torch.from_numpy(rng.permutation(split))
         for start in range(0, split, batch_size):
-            rows = order[start:start + batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
-            loss.backward()
-            optimizer.step()
+            train_step(order[start:start + batch_size])
         with torch.no_grad():
-            for start in range(split, len(x), batch_size):
-                loss_fn(head(bag(xt[start:start + batch_size]))[:, 0], yt[start:start + batch_size])
+            for start in range(split, n, batch_size):
+                validate(torch.arange(start, min(start + batch_size, n)))
         times.append(time.perf_counter() - started)
     return statistics.median(times[1:])
 
@@ -186,25 +199,18 @@ def torch_bag_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, threads, batch_
                 torch.from_numpy(np.concatenate([w for _, w in chosen])),
                 torch.from_numpy(np.repeat(np.arange(len(rows)), lengths)))
 
-    times = []
-    rng = np.random.default_rng(0)
-    for _ in range(epochs + 1):
-        started = time.perf_counter()
-        order = rng.permutation(split)
-        for start in range(0, split, batch_size):
-            rows = order[start:start + batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(head(WeightedBag.apply(table, *batch(rows)))[:, 0], yt[rows])
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            for start in range(split, len(x), batch_size):
-                rows = np.arange(start, min(start + batch_size, len(x)))
-                ids, offsets, weights, _ = batch(rows)
-                pooled = F.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=weights)
-                loss_fn(head(pooled)[:, 0], yt[rows])
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[1:])
+    def train_step(rows):
+        optimizer.zero_grad()
+        loss = loss_fn(head(WeightedBag.apply(table, *batch(rows.numpy())))[:, 0], yt[rows])
+        loss.backward()
+        optimizer.step()
+
+    def validate(rows):
+        ids, offsets, weights, _ = batch(rows.numpy())
+        pooled = F.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=weights)
+        loss_fn(head(pooled)[:, 0], yt[rows])
+
+    return torch_epochs_median(len(x), split, epochs, batch_size, train_step, validate)
 
 
 def main(argv=None):
