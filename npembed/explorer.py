@@ -15,6 +15,7 @@ selected snapshot, and a click on a word that draws its path across all snapshot
 import base64
 import html
 import json
+import re
 
 import numpy as np
 
@@ -75,8 +76,9 @@ def write_html(snapshots, words, path, scores=None, counts=None, epochs=None, sc
     from plotly.offline import get_plotlyjs            # only the page needs plotly, not training
     data = page_data(snapshots, words, scores, counts, epochs, score_label)
     payload = json.dumps(data).replace("</", "<\\/")    # no "</script>" can end the script early
-    page = PAGE.replace("{{title}}", html.escape(title)).replace("{{plotly}}", get_plotlyjs())
-    page = page.replace("{{data}}", payload).replace("{{glue}}", GLUE)
+    parts = {"title": html.escape(title), "plotly": get_plotlyjs(), "data": payload, "glue": GLUE}
+    # one pass over the template: what is put in (a word "{{glue}}", plotly's source) is never rescanned
+    page = re.sub(r"\{\{(\w+)\}\}", lambda match: parts[match.group(1)], PAGE)
     with atomic_write(path, "w", encoding="utf-8") as handle:
         handle.write(page)
     return path

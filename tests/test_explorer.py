@@ -71,7 +71,8 @@ def test_nan_snapshots_are_refused(rng):
 
 def test_the_page_is_one_self_contained_file(rng, tmp_path):
     words = words_for(60)
-    words[5] = "</script><b>"                                    # a hostile token stays data
+    words[5] = "</script><b>"                                    # hostile tokens stay data
+    words[6] = "{{glue}}"
     path = explorer.write_html(snapshots_of_moving_words(rng), words, tmp_path / "explorer.html",
                                scores=rng.normal(size=60), counts=np.arange(60))
     page = path.read_text(encoding="utf-8")
@@ -79,7 +80,7 @@ def test_the_page_is_one_self_contained_file(rng, tmp_path):
     # nothing is fetched: no external script, style, image or frame
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=", page, re.IGNORECASE)
     data = json.loads(page.split("const DATA = ", 1)[1].split(";</script>", 1)[0].replace("<\\/", "</"))
-    assert data["words"][5] == "</script><b>"
+    assert data["words"][5:7] == ["</script><b>", "{{glue}}"]
     assert path.stat().st_size < 10 * 2**20
 
 
