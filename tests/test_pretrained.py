@@ -152,3 +152,12 @@ def test_impossible_sizes_fail_before_training(study, archive, capsys):
     with pytest.raises(SystemExit):
         study.parse_args(["--data", str(archive), "--sizes", "0"])
     assert "--sizes must be >= 2" in capsys.readouterr().err
+
+
+def test_the_flatten_variant_runs_all_three_kinds(study, archive, tmp_path):
+    metrics = study.main(["--data", str(archive), "--out", str(tmp_path / "flat"), "--flatten"] + STUDY
+                         + ["--sizes", "40", "--seeds", "1"])
+    assert metrics["settings"]["flatten"] and len(metrics["runs"]) == 3
+    model = study.classifier("frozen", np.zeros((30, 8), np.float32), study.parse_args(
+        ["--data", str(archive), "--flatten", "--maxlen", "30"]), seed=1)
+    assert [type(layer).__name__ for layer in model.layers] == ["Embedding", "Flatten", "Dense", "Dense"]
