@@ -105,9 +105,9 @@ def write_explorer(model, snapshots, words, shown, counts, out):
     """explorer.html (the shown words moving epoch by epoch, coloured by their score along the final
     model's sentiment direction) and snapshots.npz (what `python -m npembed explore` reads)."""
     tables = np.stack(snapshots.snapshots)                                # (epochs + 1, words shown, dim)
-    explorer.write_sentiment_html(model, tables, [words[i] for i in shown], out / "explorer.html",
-                                  counts=counts[shown], epochs=snapshots.epochs)
-    scores = explorer.sentiment_scores(model, tables)
+    scores = explorer.sentiment_scores(model, tables)                     # computed once, for both files
+    explorer.write_html(tables, [words[i] for i in shown], out / "explorer.html", scores=scores,
+                        counts=counts[shown], epochs=snapshots.epochs, score_label="sentiment")
     with atomic_write(out / "snapshots.npz") as handle:
         np.savez(handle, snapshots=tables, epochs=np.array(snapshots.epochs), rows=shown, scores=scores)
 

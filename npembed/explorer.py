@@ -180,14 +180,14 @@ function hover(s) {
   const sc = scoreAt(s);
   return words.map((w, i) => `${w}<br>count ${DATA.counts[i]}<br>${DATA.score_label} ${sc[i].toFixed(3)}`);
 }
-function traces(s) {
+function traces(s, near) {
   const [x, y] = xy(s), sc = scoreAt(s);
   let limit = 0;
   for (let k = 0; k < scores.length; k++) limit = Math.max(limit, Math.abs(scores[k]));
   const all = {x: x, y: y, mode: "markers", type: "scattergl", text: hover(s), hoverinfo: "text",
     marker: {color: sc, colorscale: "RdBu", cmin: -limit || -1, cmax: limit || 1,
              size: 7, colorbar: {title: DATA.score_label}}, name: "words"};
-  const marked = selected === null ? [] : [selected, ...neighbours(selected, s, DATA.topn).map(p => p[1])];
+  const marked = selected === null ? [] : [selected, ...near.map(p => p[1])];
   const labels = {x: marked.map(i => x[i]), y: marked.map(i => y[i]), text: marked.map(i => words[i]),
     mode: "markers+text", type: "scatter", textposition: "top center", hoverinfo: "skip",
     marker: {size: marked.map((_, k) => k === 0 ? 14 : 9), color: "rgba(0,0,0,0)",
@@ -207,13 +207,14 @@ function draw() {
   document.getElementById("epoch").value = current;
   const label = document.getElementById("epoch-label");
   label.textContent = `epoch ${epochs[current]} (${current + 1} of ${epochs.length})`;
-  Plotly.react("map", traces(current), layout, {responsive: false});
+  const near = selected === null ? [] : neighbours(selected, current, DATA.topn);   // once per draw
+  Plotly.react("map", traces(current, near), layout, {responsive: false});
   const list = document.getElementById("neighbors");
   list.innerHTML = "";
   if (selected !== null) {
     const title = document.getElementById("neighbors-title");
     title.textContent = `Nearest to "${words[selected]}" at epoch ${epochs[current]}`;
-    for (const [similarity, i] of neighbours(selected, current, DATA.topn)) {
+    for (const [similarity, i] of near) {
       const item = document.createElement("li");
       item.dataset.word = words[i];
       item.textContent = `${words[i]} ${similarity.toFixed(3)}`;
