@@ -7,13 +7,14 @@ PyTorch's ``EmbeddingBag(mode="mean")``), so no (batch, steps, dim) tensor is ma
 costs O(1) per row. The tests hold it equal to the pair, gradients included.
 
 ``stages(layers)`` is the one place that chooses: with the Numba kernels, a leading
-Embedding + GlobalAveragePooling1D runs as one EmbeddingMean; with ``set_kernels("numpy")`` every
+Embedding + GlobalAveragePooling1D runs as one EmbeddingMean and the classifier head
+Dense -> Dense(1, sigmoid) as one npembed.head.DenseHead; with ``set_kernels("numpy")`` every
 layer runs on its own, exactly as declared.
 """
 import numpy as np
 
-from . import _checks, bags, kernels
-from .layers import Embedding, GlobalAveragePooling1D
+from . import _checks, bags, head, kernels
+from .layers import Embedding, Flatten, GlobalAveragePooling1D
 
 
 class EmbeddingMean:
@@ -96,7 +97,14 @@ def can_fuse(layers):
 
 def stages(layers):
     """What runs, in order: the layers themselves, or with the Numba kernels a leading
-    Embedding + GlobalAveragePooling1D replaced by one EmbeddingMean."""
-    if kernels.get_kernels() == "numba" and can_fuse(layers):
-        return [EmbeddingMean(layers[0], layers[1])] + list(layers[2:])
-    return list(layers)
+    Embedding + GlobalAveragePooling1D replaced by one EmbeddingMean, and a closing
+    Dense(relu or linear) + Dense(1, sigmoid) after a pooling or Flatten by one head.DenseHead."""
+    if kernels.get_kernels() != "numba":
+        return list(layers)
+    tail = []
+    if len(layers) >= 3 and isinstance(layers[-3], (GlobalAveragePooling1D, Flatten)) \
+            and head.can_fuse_head(layers[-2:]):
+        layers, tail = layers[:-2], [head.DenseHead(*layers[-2:])]
+    if can_fuse(layers):
+        layers = [EmbeddingMean(layers[0], layers[1])] + list(layers[2:])
+    return list(layers) + tail

@@ -9,12 +9,13 @@ One training step, as a student would follow it (``Sequential._batch``)::
 
 With ``set_kernels("numpy")`` exactly those layers run, each its own forward and backward. With the
 Numba kernels (the default) a leading Embedding + GlobalAveragePooling1D runs as one fused step over
-packed ids (npembed.fused), which computes the same numbers; ``summary()`` says so.
+packed ids (npembed.fused), and the closing Dense -> Dense(1, sigmoid) -> cross-entropy as one kernel
+(npembed.head); both compute the same numbers, and ``summary()`` says so.
 compile / fit / evaluate / predict come from npembed.trainer; files are npembed.saving.
 """
 import numpy as np
 
-from . import _checks, fused, losses, saving, trainer
+from . import _checks, fused, head, losses, saving, trainer
 from .layers import Embedding, Layer, build_stack, split_per_layer
 from .trainer import History  # noqa: F401  (npembed.models.History, as before)
 
@@ -123,7 +124,9 @@ class Sequential(trainer.Trainer):
         """
         h, mask = self._forward_body(x, training=backward)
         last = self._stages[-1]
-        if self._loss_reads_logits:        # sigmoid + BCE as one piece: d loss/dz = (sigmoid(z) - y) / batch
+        if isinstance(last, head.DenseHead):      # Numba: the same head, loss and backward in one kernel
+            loss, accuracy, d = last.loss_step(h, y, backward)
+        elif self._loss_reads_logits:        # sigmoid + BCE as one piece: d loss/dz = (sigmoid(z) - y) / batch
             z = last.forward_logits(h)
             loss, d = losses.binary_crossentropy_from_logits(y, z)
             accuracy = losses.binary_accuracy(y, z, threshold=0.0)      # p > 0.5  <=>  z > 0
@@ -136,7 +139,8 @@ class Sequential(trainer.Trainer):
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss} (learning rate too high?); training "
                                      "stopped and the weights are those from before this batch")
-        d = last.backward_logits(d) if self._loss_reads_logits else last.backward(d)
+        if not isinstance(last, head.DenseHead):
+            d = last.backward_logits(d) if self._loss_reads_logits else last.backward(d)
         for stage in reversed(self._stages[:-1]):
             if not np.isfinite(d).all():
                 raise FloatingPointError("a gradient became non-finite (weights too large?); training "
@@ -236,7 +240,9 @@ def summary_table(model):
     trainable = sum(int(value.size) for value in model.trainable_params().values())
     rows += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
              f"Non-trainable params: {total - trainable:,}", rule]
-    if fused.can_fuse(model.layers):
-        rows.append(f"{model.layers[0].name} + {model.layers[1].name} run as one fused step over packed "
-                    "ids (npembed.fused) with the Numba kernels; set_kernels('numpy') runs them one by one.")
+    how = {fused.EmbeddingMean: "run as one fused step over packed ids (npembed.fused).",
+           head.DenseHead: "and the loss run as one kernel (npembed.head)."}
+    notes = [f"{stage.name} {how[type(stage)]}" for stage in fused.stages(model.layers) if type(stage) in how]
+    if notes:            # fused.stages fuses only with the Numba kernels
+        rows += notes + ["(With the Numba kernels; set_kernels('numpy') runs every layer one by one.)"]
     return "\n".join(rows)
