@@ -19,7 +19,9 @@ import time
 import numba
 import numpy as np
 
+import machine_probe
 import npembed
+from epoch_peers import jax_epoch_seconds, torch_bag_epoch_seconds, torch_epoch_seconds
 from npembed import Sequential, layers, pad_sequences
 
 
@@ -66,11 +68,12 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     """Milliseconds per epoch in each Numba kernel, and the rest (the NumPy Dense layers, loss and
     batching, in Python), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
     is wrapped in a timer for the timed epochs and restored afterwards."""
-    from npembed import bags, kernels
+    from npembed import bags, head, kernels
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
              "pooled_lookup_backward": "backward: scatter-add into the gradient (Numba)",
+             "_head_numba": "head: Dense layers, loss, their backward (Numba)",
              "adam_update": "Adam update of every weight (Numba)"}
-    modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "adam_update": kernels}
+    modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "_head_numba": head, "adam_update": kernels}
     spent = dict.fromkeys(names, 0.0)
     originals = {name: getattr(modules[name], name) for name in names}
 
@@ -95,122 +98,8 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     seconds, _ = time_epochs(x, y, vocab, dim, False, epochs, around=kernels_timed)
     parts = {names[name]: kernel_seconds / epochs * 1000 for name, kernel_seconds in spent.items()}
     rest = sum(seconds) - sum(spent.values())
-    parts["the rest: Dense layers, loss, batching (NumPy and Python)"] = rest / epochs * 1000
+    parts["the rest: batching, checks, zeroing gradients (Python and NumPy)"] = rest / epochs * 1000
     return parts
-
-
-def torch_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, batch_size=512):
-    """The same model in PyTorch (nn.EmbeddingBag, mean), same epoch; None without PyTorch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.manual_seed(0)
-    split = int(len(x) * 0.8)
-    if mask_zero:
-        bag = torch.nn.EmbeddingBag(vocab, dim, mode="mean", padding_idx=0)
-    else:
-        bag = torch.nn.EmbeddingBag(vocab, dim, mode="mean")
-    head = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
-    params = list(bag.parameters()) + list(head.parameters())
-    optimizer = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.float32))
-
-    def train_step(rows):
-        optimizer.zero_grad()
-        loss = loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
-        loss.backward()
-        optimizer.step()
-
-    def validate(rows):
-        loss_fn(head(bag(xt[rows]))[:, 0], yt[rows])
-
-    return torch_epochs_median(len(x), split, epochs, batch_size, train_step, validate)
-
-
-def torch_epochs_median(n, split, epochs, batch_size, train_step, validate):
-    """Median seconds of `epochs` epochs (after one warm-up): train_step(rows) over shuffled batches
-    of the first `split` reviews, then validate(rows) over the rest without gradients."""
-    import torch
-    times, rng = [], np.random.default_rng(0)
-    for _ in range(epochs + 1):
-        started = time.perf_counter()
-        order = torch.from_numpy(rng.permutation(split))
-        for start in range(0, split, batch_size):
-            train_step(order[start:start + batch_size])
-        with torch.no_grad():
-            for start in range(split, n, batch_size):
-                validate(torch.arange(start, min(start + batch_size, n)))
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[1:])
-
-
-def distinct_ids(x, mask_zero):
-    """Each review as its distinct ids and their weights (count / the mean's divisor): (ids, weights)
-    per review, so that a weighted sum over distinct ids is the masked (or unmasked) mean."""
-    bags = []
-    for review in x:
-        ids, counts = np.unique(review, return_counts=True)
-        if mask_zero:
-            counts, ids = counts[ids != 0], ids[ids != 0]
-        bags.append((ids.astype(np.int64), (counts / max(counts.sum(), 1)).astype(np.float32)))
-    return bags
-
-
-def torch_bag_epoch_seconds(x, y, vocab, dim, mask_zero, epochs, threads, batch_size=512):
-    """The strongest PyTorch form we know for this model: each review's distinct ids with weights,
-    F.embedding_bag(mode="sum", per_sample_weights) forward, an index_add_ backward written out
-    (PyTorch's own is slower), fused Adam; None without PyTorch. threads: torch.set_num_threads."""
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-
-    class WeightedBag(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, table, ids, offsets, weights, owner):
-            ctx.save_for_backward(ids, weights, owner)
-            ctx.rows = table.shape[0]
-            return F.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=weights)
-
-        @staticmethod
-        def backward(ctx, d_pooled):
-            ids, weights, owner = ctx.saved_tensors
-            d_table = torch.zeros(ctx.rows, d_pooled.shape[1]).index_add_(0, ids, d_pooled[owner] * weights[:, None])
-            return d_table, None, None, None, None
-
-    split = int(len(x) * 0.8)
-    bags = distinct_ids(x, mask_zero)
-    table = torch.nn.Parameter(torch.empty(vocab, dim).uniform_(-0.05, 0.05))
-    head = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
-    optimizer = torch.optim.Adam([table, *head.parameters()], lr=1e-3, eps=1e-7, fused=True)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    yt = torch.from_numpy(y.astype(np.float32))
-
-    def batch(rows):
-        chosen = [bags[i] for i in rows]
-        lengths = np.array([len(ids) for ids, _ in chosen])
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        return (torch.from_numpy(np.concatenate([ids for ids, _ in chosen])), torch.from_numpy(offsets),
-                torch.from_numpy(np.concatenate([w for _, w in chosen])),
-                torch.from_numpy(np.repeat(np.arange(len(rows)), lengths)))
-
-    def train_step(rows):
-        optimizer.zero_grad()
-        loss = loss_fn(head(WeightedBag.apply(table, *batch(rows.numpy())))[:, 0], yt[rows])
-        loss.backward()
-        optimizer.step()
-
-    def validate(rows):
-        ids, offsets, weights, _ = batch(rows.numpy())
-        pooled = F.embedding_bag(ids, table, offsets, mode="sum", per_sample_weights=weights)
-        loss_fn(head(pooled)[:, 0], yt[rows])
-
-    return torch_epochs_median(len(x), split, epochs, batch_size, train_step, validate)
 
 
 def main(argv=None):
@@ -223,6 +112,7 @@ def main(argv=None):
     parser.add_argument("--reviews", type=int, default=25000, help="synthetic reviews (without --data)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument("--no-jax", action="store_true", help="skip JAX even when installed")
     args = parser.parse_args(argv)
 
     vocab, dim = 10000, 16
@@ -235,8 +125,9 @@ def main(argv=None):
 
     rows, result = [], {}
     runs = {False: [], True: []}
-    fits = []
+    fits, probes, breakdowns = [], [], []
     for run in range(args.runs):               # repeated runs: the host's noise drifts over minutes
+        probes.append(machine_probe.probe())   # how fast the host is right now (see machine_probe.py)
         for mask_zero in (False, True):
             seconds, model = time_epochs(x, y, vocab, dim, mask_zero, args.epochs)
             runs[mask_zero].append(statistics.median(seconds))
@@ -247,6 +138,7 @@ def main(argv=None):
         tutorial_model(vocab, dim, False).fit(x, y, epochs=30, batch_size=512, validation_split=0.2,
                                               verbose=0)
         fits.append(time.perf_counter() - fit_started)
+        breakdowns.append(epoch_breakdown(x, y, vocab, dim, args.epochs))
     result["epoch_s_median"] = statistics.median(runs[False])
     result["epoch_s_median_mask_zero"] = statistics.median(runs[True])
     result["epoch_s_run_medians"] = runs[False]
@@ -255,7 +147,11 @@ def main(argv=None):
     result["fit_30_s_runs"] = fits
     rows.append(("npembed numba, mask_zero=False", result["epoch_s_median"]))
     rows.append(("npembed numba, mask_zero=True", result["epoch_s_median_mask_zero"]))
-    result["breakdown_ms_per_epoch"] = epoch_breakdown(x, y, vocab, dim, args.epochs)
+    result["breakdown_ms_per_epoch"] = {part: statistics.median(b[part] for b in breakdowns) for part in breakdowns[0]}
+    result["runs"] = [{"epoch_ms": seconds * 1000, "epoch_ms_mask_zero": masked * 1000, "fit_30_s": fit,
+                       "probe": probe, "breakdown_ms_per_epoch": breakdown}
+                      for seconds, masked, fit, probe, breakdown in zip(runs[False], runs[True], fits, probes,
+                                                                        breakdowns)]
     npembed.set_kernels("numpy")
     try:
         seconds, _ = time_epochs(x, y, vocab, dim, False, args.reference_epochs)
@@ -276,6 +172,14 @@ def main(argv=None):
         result["torch_strongest_epoch_s"] = min(result["torch_bag_epoch_s_1_threads"],
                                                 result["torch_bag_epoch_s_2_threads"])
         result["npembed_vs_strongest_torch"] = result["torch_strongest_epoch_s"] / result["epoch_s_median"]
+    jax_seconds = None if args.no_jax else jax_epoch_seconds(x, y, vocab, dim, False, args.epochs)
+    result["jax_epoch_s"] = jax_seconds
+    if jax_seconds is not None:
+        import jax
+        rows.append((f"JAX {jax.__version__} whole epoch in one jit, distinct ids, segment_sum", jax_seconds))
+    peers = [seconds for seconds in (result.get("torch_strongest_epoch_s"), jax_seconds) if seconds is not None]
+    result["strongest_peer_epoch_s"] = min(peers) if peers else None
+    result["npembed_vs_strongest_peer"] = min(peers) / result["epoch_s_median"] if peers else None
 
     result.update({
         "threads": numba.get_num_threads(),
@@ -287,9 +191,17 @@ def main(argv=None):
     print(f"\n{'implementation':<48}{'epoch (median)':>16}{'vs npembed':>12}")
     for name, seconds in rows:
         print(f"{name:<48}{seconds * 1000:>13.1f} ms{seconds / fastest:>11.1f}x")
-    print(f"\n{'where an epoch goes (mask_zero=False, one more run)':<64}{'ms per epoch':>14}")
+    print(f"\n{'where an epoch goes (mask_zero=False, median of the runs)':<64}{'ms per epoch':>14}")
     for name, ms in result["breakdown_ms_per_epoch"].items():
         print(f"{name:<64}{ms:>14.1f}")
+    print("\nrun by run: the host's speed (machine_probe.py) beside npembed's epoch and where it went")
+    print(f"{'run':>4}{'chain ns':>10}{'region us':>11}{'woken us':>10}{'epoch ms':>10}{'masked':>8}{'fit s':>7}"
+          f"{'fwd':>7}{'bwd':>7}{'head':>7}{'Adam':>7}{'rest':>7}")
+    for number, run in enumerate(result["runs"], start=1):
+        probe, parts = run["probe"], list(run["breakdown_ms_per_epoch"].values())
+        print(f"{number:>4}{probe['compute_ns']:>10.2f}{probe['region_us']:>11.1f}{probe['region_after_sleep_us']:>10.1f}"
+              f"{run['epoch_ms']:>10.1f}{run['epoch_ms_mask_zero']:>8.1f}{run['fit_30_s']:>7.2f}"
+              + "".join(f"{ms:>7.1f}" for ms in parts))
     print(f"\nfirst epoch of the process (loads, or on a fresh checkout compiles, the kernels): "
           f"{result['first_epoch_s']:.2f} s")
     print("epoch medians of the runs: " + ", ".join(f"{s * 1000:.1f}" for s in runs[False]) + " ms (mask_zero "
