@@ -105,23 +105,30 @@ def can_fuse_head(layers):
 @numba.njit(cache=True, nogil=True, error_model=kernels.SERIAL_ERRORS, fastmath={"reassoc"})
 def _head_numba(h, kernel1, bias1, relu, kernel2, bias2, y, backward,
                 d_kernel1, d_bias1, d_kernel2, d_bias2, d_h):
+    # plain loops only (no array expressions): each NumPy function used here would be compiled too
     batch, features = h.shape
     units = kernel1.shape[1]
-    h_t = h.T.copy()                                             # (features, batch)
+    h_t = np.empty((features, batch), dtype=h.dtype)             # x, transposed: (features, batch)
+    for b in range(batch):
+        for i in range(features):
+            h_t[i, b] = h[b, i]
     z1 = np.empty((units, batch), dtype=h.dtype)                 # z1 = x @ K1 + b1, transposed
     for u in range(units):
-        z1[u, :] = bias1[u]
+        for b in range(batch):
+            z1[u, b] = bias1[u]
     for i in range(features):
         for u in range(units):
             w = kernel1[i, u]
             for b in range(batch):
                 z1[u, b] += h_t[i, b] * w
-    a1 = np.maximum(z1, 0) if relu else z1                      # a1 = f(z1)
+    a1 = np.empty((units, batch), dtype=h.dtype)                 # a1 = f(z1)
     z = np.empty(batch, dtype=h.dtype)                           # z = a1 @ K2 + b2
-    z[:] = bias2[0]
+    for b in range(batch):
+        z[b] = bias2[0]
     for u in range(units):
         w = kernel2[u, 0]
         for b in range(batch):
+            a1[u, b] = max(z1[u, b], 0) if relu else z1[u, b]
             z[b] += a1[u, b] * w
     loss_sum = 0.0
     correct = 0
@@ -134,8 +141,11 @@ def _head_numba(h, kernel1, bias1, relu, kernel2, bias2, y, backward,
         dz[b] = ((1 if z[b] >= 0 else e) / (1 + e) - target) / batch
     if not backward:
         return loss_sum, correct
-    d_bias2[0] += dz.sum()
     dz1 = np.empty((units, batch), dtype=h.dtype)
+    total_dz = 0.0
+    for b in range(batch):
+        total_dz += dz[b]
+    d_bias2[0] += total_dz
     for u in range(units):                                       # dK2 = a1^T dz; dz1 = (K2 dz) f'(z1)
         w = kernel2[u, 0]
         total = total_dz1 = 0.0
@@ -154,5 +164,7 @@ def _head_numba(h, kernel1, bias1, relu, kernel2, bias2, y, backward,
                 total += h_t[i, b] * dz1[u, b]
                 d_h_t[i, b] += dz1[u, b] * w
             d_kernel1[i, u] += total
-    d_h[:, :] = d_h_t.T
+    for b in range(batch):
+        for i in range(features):
+            d_h[b, i] = d_h_t[i, b]
     return loss_sum, correct
