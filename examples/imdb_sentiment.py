@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import npembed
-from npembed import Sequential, analysis, explorer, interrupts, layers, pad_sequences, plotting, projector, scripts
+from npembed import (Sequential, analysis, explorer, interrupts, layers, pad_sequences, plotting, projector, scripts,
+                     warmup)
 from npembed.callbacks import EmbeddingSnapshots
 from npembed._io import atomic_write
 from npembed.datasets import imdb, reading
@@ -133,8 +134,12 @@ def run(args):
     ], seed=args.seed)
     model.build((None, args.maxlen))
 
-    # 1. data
+    # 1. data; on a first run, the reviews are tokenized in another process while the kernels compile
     t = time.perf_counter()
+    tokenizing = imdb.build_in_background(args.data)
+    warmup.warm_up(model)
+    if tokenizing is not None:
+        tokenizing.join()
     (train_data, train_labels), (test_data, test_labels) = imdb.load_data(args.data, num_words=args.vocab_size)
     word_index = imdb.get_word_index(args.data)
     print("First review, decoded:", imdb.decode_review(train_data[0], word_index)[:300], "...")

@@ -187,6 +187,31 @@ def test_stale_key_inside_a_cache_file_is_rebuilt(small, tmp_path, monkeypatch):
 
 # ---- download ---------------------------------------------------------------------------------
 
+def test_cache_built_in_background_is_the_cache_load_data_builds(small, tmp_path):
+    """build_in_background: a child process writes the cache load_data then reads; nothing to do
+    when it exists; nothing started for a source that is missing or broken (load_data says why)."""
+    archive = write_archive(tmp_path / "a.tar.gz", small.parent)
+    child = imdb.build_in_background(archive)
+    assert child is not None
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    assert list((tmp_path / "cache").glob("imdb-*.npz"))
+    built = imdb.load_data(archive)
+    assert imdb.build_in_background(archive) is None            # cached: no process
+    for cache in (tmp_path / "cache").glob("imdb-*.npz"):
+        cache.unlink()
+    fresh = imdb.load_data(archive)                             # the same data, built in this process
+    for a, b in zip(np.concatenate(built[0][0]), np.concatenate(fresh[0][0])):
+        assert a == b
+    assert imdb.build_in_background(tmp_path / "missing.tar.gz") is None
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not an archive")
+    child = imdb.build_in_background(broken)                    # fails in the child, quietly
+    child.join(timeout=120)
+    with pytest.raises(ValueError, match="not a gzip/tar archive"):
+        imdb.load_data(broken)
+
+
 def test_download_verifies_and_moves_into_place(small, tmp_path, monkeypatch):
     archive = write_archive(tmp_path / "served.tar.gz", small.parent)
     import hashlib

@@ -37,6 +37,43 @@ def _cache_key(fingerprint):
     return f"{fingerprint}|tokenizer-{text.TOKENIZER_VERSION}|format-{CACHE_FORMAT}"
 
 
+def cache_path(source):
+    """Where the cache of a located source (archive or folder) lives: named after its key."""
+    key = _cache_key(source_fingerprint(source))
+    return cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz", key
+
+
+def build_in_background(path=None):
+    """Start building the cache in a child process if it is missing; returns the process, or None.
+
+    The first run spends ~5 s tokenizing on one core; started first, that overlaps with compiling the
+    kernels on the other core (see npembed.warmup). Join the process before load_data. Whatever
+    happens in the child, load_data afterwards reads a valid cache or builds it itself and reports
+    any error: nothing is trusted that the child wrote.
+    """
+    import multiprocessing
+    try:
+        source = locate(path, download_if_missing=False)
+        if cache_path(source)[0].exists():
+            return None
+    except (OSError, ValueError):            # load_data will say what is wrong
+        return None
+    # "spawn": a fresh interpreter, never a fork of a process that may hold Numba's threads
+    child = multiprocessing.get_context("spawn").Process(target=_build_quietly, args=(str(source),), daemon=True)
+    child.start()
+    return child
+
+
+def _build_quietly(source):
+    """The child's work: build the cache, or leave any error to load_data in the parent (no traceback here)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            processed(source)
+    except Exception:                        # noqa: BLE001 (load_data rebuilds and raises it in the parent)
+        pass
+
+
 def processed(path=None, words_only=False):
     """Tokenized reviews (from the cache, or built and cached): a dict of arrays.
 
@@ -45,18 +82,17 @@ def processed(path=None, words_only=False):
     just words and counts from an existing cache.
     """
     source = locate(path)
-    key = _cache_key(source_fingerprint(source))
-    cache_file = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
-    data = _read_cache(cache_file, key, words_only)
+    where, key = cache_path(source)
+    data = _read_cache(where, key, words_only)
     if data is None:
         data = build(source)
         arrays = dict(data, key=np.array(key),
                       words=np.frombuffer("\n".join(data["words"]).encode("utf-8"), dtype=np.uint8))
         try:
-            with atomic_write(cache_file) as handle:
+            with atomic_write(where) as handle:
                 np.savez(handle, **arrays)
         except OSError as error:            # a read-only cache folder only costs speed
-            warnings.warn(f"could not write the IMDB cache {cache_file}: {error}", stacklevel=2)
+            warnings.warn(f"could not write the IMDB cache {where}: {error}", stacklevel=2)
     return data
 
 

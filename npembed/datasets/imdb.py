@@ -12,7 +12,7 @@ import numpy as np
 from .. import _checks, text
 from . import reading
 from .reading import LABELS, MAX_REVIEW_BYTES, MAX_TOTAL_BYTES, SPLITS, read_reviews  # noqa: F401
-from .cache import processed, source_fingerprint  # noqa: F401
+from .cache import build_in_background, processed, source_fingerprint  # noqa: F401
 from .source import ARCHIVE_NAME, SHA256, URL, cache_dir, download, locate  # noqa: F401
 
 MAX_ID = _checks.MAX_ID

@@ -1,0 +1,34 @@
+"""Compile every kernel a model's training uses before the real data arrives.
+
+Numba compiles a kernel the first time it is called (about 4 s for the tutorial's, once per machine:
+then they load from Numba's cache in well under a second). ``warm_up(model)`` runs one tiny batch
+through a throw-away copy of the model's layers, so that the compiling can overlap with other work
+(e.g. the IMDB cache being built in another process, see npembed.datasets.cache.build_in_background).
+"""
+import time
+
+import numpy as np
+
+from .layers import LAYERS
+
+
+def warm_up(model):
+    """Train a copy of model's layers on 8 random id rows (batch 4) and predict once; returns the
+    seconds it took. The model itself is untouched. model: a Sequential whose first layer is an
+    Embedding (what npembed's kernels serve); rows are its input_length long, or 8."""
+    from .models import Sequential
+    started = time.perf_counter()
+    copies = [LAYERS[type(layer).__name__](**_small(layer.get_config())) for layer in model.layers]
+    twin = Sequential(copies, seed=0, dtype=model.dtype)
+    twin.compile(optimizer=type(model.optimizer)() if model.optimizer is not None else "adam",
+                 loss="binary_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 4, (8, model.layers[0].input_length or 8))
+    twin.fit(ids, rng.integers(0, 2, 8), epochs=1, batch_size=4, validation_split=0.5, verbose=0)
+    twin.predict(ids[:2])
+    return time.perf_counter() - started
+
+
+def _small(config):
+    """A layer's config with a 4-word vocabulary (the kernels' types do not depend on sizes)."""
+    return dict(config, input_dim=4) if "input_dim" in config else config

@@ -1,0 +1,24 @@
+"""warm_up compiles a model's kernels on a throw-away copy: the model itself does not change."""
+import numpy as np
+import pytest
+
+from npembed import Sequential, warmup
+from npembed.layers import Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D
+
+
+@pytest.mark.parametrize("layers, dtype", [
+    ([Embedding(50, 4, mask_zero=True), GlobalAveragePooling1D(), Dense(3, activation="relu"),
+      Dense(1, activation="sigmoid")], "float32"),
+    ([Embedding(50, 4, input_length=6), Flatten(), Dropout(0.5, seed=1), Dense(1, activation="sigmoid")], "float64"),
+])
+def test_warm_up_leaves_the_model_untouched(layers, dtype):
+    model = Sequential(layers, seed=3, dtype=dtype)
+    model.build((None, 6))
+    before = model.get_weights()
+    seconds = warmup.warm_up(model)
+    assert seconds > 0
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer is None and not hasattr(model, "history")
+    model.compile()
+    model.fit(np.ones((4, 6), int), [0, 1, 0, 1], epochs=1, verbose=0)       # and it still trains
