@@ -67,3 +67,27 @@ def test_the_strongest_torch_form_pools_the_same_mean():
         return                                           # the peer itself needs PyTorch
     x, y = bench_epoch.synthetic_reviews(200)
     assert epoch_peers.torch_bag_epoch_seconds(x, y, 10000, 4, False, 1, threads=1) > 0
+
+
+def test_bench_cold_start_reports_every_kernel(tmp_path):
+    """bench_cold_start.py on a tiny archive: cold and warm wall times, and the compile time of each
+    of npembed's kernels the example compiled (nothing is timed here)."""
+    import tarfile
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            folder = tmp_path / "tree" / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i in range(30):
+                (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(
+                    ("a fine good film " if label == "pos" else "a bad dull film ") * (i % 5 + 1))
+    archive = tmp_path / "small.tar.gz"
+    with tarfile.open(archive, "w:gz") as handle:
+        handle.add(tmp_path / "tree" / "aclImdb", arcname="aclImdb")
+    out = subprocess.run([sys.executable, "bench_cold_start.py", "--data", str(archive), "--json"],
+                         cwd=BENCHMARKS, capture_output=True, text=True, check=True, timeout=600)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["cold_s"]) == len(result["warm_s"]) == 1
+    compiled = result["compile_s"][0]
+    for kernel in ("npembed.bags._pack_numba", "npembed.bags._pooled_lookup_numba",
+                   "npembed.bags._pooled_lookup_backward_numba", "npembed.head._head_numba"):
+        assert compiled[kernel] > 0
