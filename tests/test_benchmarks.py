@@ -22,7 +22,8 @@ def test_bench_epoch_prints_the_json_keys():
     assert "npembed numpy reference" in out.stdout
     parts = result["breakdown_ms_per_epoch"]            # kernels and the rest, per epoch
     assert len(parts) == 5 and all(ms > 0 for ms in parts.values())
-    assert len(result["runs"]) == 1 and set(result["runs"][0]["probe"]) == {"compute_ns", "region_us", "region_after_sleep_us"}
+    probe_keys = {"compute_ns", "memory_ns", "region_us", "region_after_sleep_us"}
+    assert len(result["runs"]) == 1 and set(result["runs"][0]["probe"]) == probe_keys
 
 
 def benchmark_modules():
