@@ -92,3 +92,12 @@ def test_bench_cold_start_reports_every_kernel(tmp_path):
     for kernel in ("npembed.bags._pack_numba", "npembed.bags._pooled_lookup_numba",
                    "npembed.bags._pooled_lookup_backward_numba", "npembed.head._head_numba"):
         assert compiled[kernel] > 0
+
+
+def test_bench_kernels_in_context_times_each_kernel_both_ways():
+    out = subprocess.run([sys.executable, "bench_kernels_in_context.py", "--rounds", "1", "--json"],
+                         cwd=BENCHMARKS, capture_output=True, text=True, check=True, timeout=600)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result["training sequence"]) == {"zero", "forward", "backward", "adam"}
+    for name in ("forward", "backward", "adam"):
+        assert result[f"{name} alone"][name] > 0 and result["training sequence"][name] > 0

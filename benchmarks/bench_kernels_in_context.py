@@ -1,0 +1,70 @@
+"""Each embedding kernel of the tutorial's epoch timed alone, and in the training sequence.
+
+    python benchmarks/bench_kernels_in_context.py --data ../shared/data/aclImdb_v1_labeled.tar.gz [--rounds 6] [--json]
+
+The kernels of a training step are the forward lookup + mean, the backward scatter-add and Adam on
+the (10,000, 16) table, with the gradient zeroed before each step. Timed alone (one kernel over an
+epoch's 40 batches) each finds its data in the core's caches; in the sequence each finds part of it
+pushed out by the others (the table, its gradient and Adam's two moments are 640 KB each). The
+settings alternate round by round in one process, so that the host's drift falls on all of them;
+the medians over the rounds are reported, in ms per epoch of training batches.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from bench_epoch import real_reviews, synthetic_reviews
+from npembed import bags, kernels
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    x, _ = real_reviews(args.data) if args.data else synthetic_reviews()
+    rng = np.random.default_rng(0)
+    packed = bags.Bags.from_padded(x[:20000].astype(np.int32))
+    order = rng.permutation(20000)
+    batches = [packed.take(order[start:start + 512]) for start in range(0, 20000, 512)]
+    table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
+    grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
+    d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
+    step = {
+        "zero": lambda batch: grad.fill(0),
+        "forward": lambda batch: bags.pooled_lookup(batch, table, False),
+        "backward": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad),
+        "adam": lambda batch: kernels.adam_update(table, grad, m, v, 1e-6, 0.9, 0.999, 1e-7),
+    }
+    settings = {"forward alone": ["forward"], "backward alone": ["backward"], "adam alone": ["adam"],
+                "training sequence": ["zero", "forward", "backward", "adam"]}
+    for batch in batches[:2]:                    # compile or load the kernels
+        for name in step:
+            step[name](batch)
+    spent = {setting: [] for setting in settings}
+    for _ in range(args.rounds):
+        for setting, names in settings.items():
+            totals = dict.fromkeys(names, 0.0)
+            for batch in batches:
+                for name in names:
+                    started = time.perf_counter()
+                    step[name](batch)
+                    totals[name] += time.perf_counter() - started
+            spent[setting].append(totals)
+    result = {setting: {name: statistics.median(run[name] for run in runs) * 1000 for name in settings[setting]}
+              for setting, runs in spent.items()}
+    print(f"{'kernel':<12}{'alone ms':>10}{'in sequence ms':>16}")
+    for name in ("forward", "backward", "adam"):
+        print(f"{name:<12}{result[name + ' alone'][name]:>10.2f}{result['training sequence'][name]:>16.2f}")
+    print(f"{'zeroing':<12}{'':>10}{result['training sequence']['zero']:>16.2f}")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
