@@ -18,6 +18,11 @@ def warm_up(model):
     Embedding (what npembed's kernels serve); rows are its input_length long, or 8."""
     from .models import Sequential
     started = time.perf_counter()
+    if not isinstance(model, Sequential) or not model.layers or type(model.layers[0]).__name__ != "Embedding":
+        raise TypeError(f"warm_up needs a Sequential model that starts with an Embedding, got {model!r}")
+    unknown = [type(layer).__name__ for layer in model.layers if type(layer) is not LAYERS.get(type(layer).__name__)]
+    if unknown:
+        raise TypeError(f"warm_up copies npembed's own layers only; the model has {unknown}")
     copies = [LAYERS[type(layer).__name__](**_small(layer.get_config())) for layer in model.layers]
     twin = Sequential(copies, seed=0, dtype=model.dtype)
     twin.compile(optimizer=type(model.optimizer)() if model.optimizer is not None else "adam",

@@ -22,3 +22,18 @@ def test_warm_up_leaves_the_model_untouched(layers, dtype):
     assert model.optimizer is None and not hasattr(model, "history")
     model.compile()
     model.fit(np.ones((4, 6), int), [0, 1, 0, 1], epochs=1, verbose=0)       # and it still trains
+
+
+def test_warm_up_refuses_what_it_cannot_copy():
+    from npembed.layers import Layer
+
+    class Custom(Layer):
+        def forward(self, x, mask=None, training=False):
+            return x
+
+    with pytest.raises(TypeError, match="starts with an Embedding"):
+        warmup.warm_up(Sequential([Dense(1)]))
+    with pytest.raises(TypeError, match="starts with an Embedding"):
+        warmup.warm_up("model")
+    with pytest.raises(TypeError, match="npembed's own layers only"):
+        warmup.warm_up(Sequential([Embedding(5, 2), Custom(), GlobalAveragePooling1D(), Dense(1)]))

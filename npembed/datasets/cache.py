@@ -5,6 +5,8 @@ tokenizer's version and this format's version: a second load takes a fraction of
 change to the data or the tokenizer rebuilds it. A stale or unreadable cache is rebuilt, never trusted.
 """
 import hashlib
+import signal
+import sys
 import warnings
 import zipfile
 
@@ -65,7 +67,11 @@ def build_in_background(path=None):
 
 
 def _build_quietly(source):
-    """The child's work: build the cache, or leave any error to load_data in the parent (no traceback here)."""
+    """The child's work: build the cache, or leave any error to load_data in the parent (no traceback here).
+
+    Stopped early (the parent ends and terminates it), it exits through Python, so the cache's
+    temporary file is removed at once (atomic_write), not only at the next write."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
