@@ -195,8 +195,8 @@ def main(argv=None):
     for name, ms in result["breakdown_ms_per_epoch"].items():
         print(f"{name:<64}{ms:>14.1f}")
     print("\nrun by run: the host's speed (machine_probe.py) beside npembed's epoch and where it went")
-    print(f"{'run':>4}{'chain ns':>10}{'memory ns':>11}{'region us':>11}{'woken us':>10}{'epoch ms':>10}{'masked':>8}{'fit s':>7}"
-          f"{'fwd':>7}{'bwd':>7}{'head':>7}{'Adam':>7}{'rest':>7}")
+    print(f"{'run':>4}{'chain ns':>10}{'memory ns':>11}{'region us':>11}{'woken us':>10}{'epoch ms':>10}"
+          f"{'masked':>8}{'fit s':>7}{'fwd':>7}{'bwd':>7}{'head':>7}{'Adam':>7}{'rest':>7}")
     for number, run in enumerate(result["runs"], start=1):
         probe, parts = run["probe"], list(run["breakdown_ms_per_epoch"].values())
         print(f"{number:>4}{probe['compute_ns']:>10.2f}{probe['memory_ns']:>11.1f}{probe['region_us']:>11.1f}"

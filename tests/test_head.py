@@ -95,9 +95,10 @@ def test_stages_fuse_the_head_only_where_it_applies():
     assert stage_types(tutorial) == ["EmbeddingMean", "DenseHead"]
     chollet = [Embedding(9, 2), Flatten(), Dense(3), Dense(1, activation="sigmoid")]
     assert stage_types(chollet) == ["Embedding", "Flatten", "DenseHead"]
-    for layers in ([Embedding(9, 2), GlobalAveragePooling1D(), Dense(3, activation="relu"), Dense(2, activation="sigmoid")],
-                   [Embedding(9, 2), GlobalAveragePooling1D(), Dense(3, activation="sigmoid"), Dense(1, activation="sigmoid")],
-                   [Embedding(9, 2), GlobalAveragePooling1D(), Dense(3, activation="relu"), Dense(1)],
+    pooled = [Embedding(9, 2), GlobalAveragePooling1D()]
+    for layers in (pooled + [Dense(3, activation="relu"), Dense(2, activation="sigmoid")],
+                   pooled + [Dense(3, activation="sigmoid"), Dense(1, activation="sigmoid")],
+                   pooled + [Dense(3, activation="relu"), Dense(1)],
                    [Embedding(9, 2), GlobalAveragePooling1D(), Dropout(0.5), Dense(1, activation="sigmoid")],
                    [Embedding(9, 2), Dense(3, activation="relu"), Dense(1, activation="sigmoid")]):
         assert "DenseHead" not in stage_types(layers), layers
