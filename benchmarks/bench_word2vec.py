@@ -66,8 +66,8 @@ def main():
     analogies, similarities = EVAL / "questions-words.txt", EVAL / "wordsim353.tsv"
     sentences = imdb.load_texts(args.data, ("train", "test"))
     words_total = sum(map(len, sentences))
-    rows, result = [], {"corpus_words": words_total, "reviews": len(sentences), "epochs": args.epochs,
-                        "cores": numba.config.NUMBA_NUM_THREADS, "runs": []}
+    result = {"corpus_words": words_total, "reviews": len(sentences), "epochs": args.epochs,
+              "cores": numba.config.NUMBA_NUM_THREADS, "runs": []}
     for workers in args.workers:
         for seed in args.seeds:
             vectors, words, seconds, _ = run_npembed(sentences, workers, seed, args.epochs)
