@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _checks, optimizers
 from ._io import atomic_write
-from .layers import LAYERS, shapes_through
+from .layers import from_config, shapes_through
 
 FORMAT = "npembed.Sequential"
 FORMAT_VERSION = 1
@@ -143,11 +143,7 @@ def _model_from_archive(archive, file_bytes):
         raise ValueError("its config does not name the npembed.Sequential format")
     if config.get("version") != FORMAT_VERSION:
         raise ValueError(f"format version {config.get('version')!r} is not supported")
-    layers = []
-    for entry in config["layers"]:
-        if entry["class"] not in LAYERS:
-            raise ValueError(f"unknown layer class {entry['class']!r}")
-        layers.append(LAYERS[entry["class"]](**entry["config"]))
+    layers = [from_config(entry["class"], entry["config"]) for entry in config["layers"]]
     model = Sequential(layers, seed=config["seed"], dtype=config["dtype"], name=config["name"])
     # the sizes come from the layers, and must be those stored: building then allocates nothing more
     expected, _ = shapes_through(model.layers, config["input_shape"])

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .layers import LAYERS
+from .layers import LAYERS, from_config
 
 
 def warm_up(model):
@@ -23,7 +23,7 @@ def warm_up(model):
     unknown = [type(layer).__name__ for layer in model.layers if type(layer) is not LAYERS.get(type(layer).__name__)]
     if unknown:
         raise TypeError(f"warm_up copies npembed's own layers only; the model has {unknown}")
-    copies = [LAYERS[type(layer).__name__](**_small(layer.get_config())) for layer in model.layers]
+    copies = [from_config(type(layer).__name__, _small(layer.get_config())) for layer in model.layers]
     twin = Sequential(copies, seed=0, dtype=model.dtype)
     twin.compile(optimizer=type(model.optimizer)() if model.optimizer is not None else "adam",
                  loss="binary_crossentropy", metrics=["accuracy"])

@@ -18,5 +18,13 @@ from .pooling import GlobalAveragePooling1D
 
 LAYERS = {cls.__name__: cls for cls in (Embedding, GlobalAveragePooling1D, Dense, Flatten, Dropout)}
 
-__all__ = ["Layer", "Embedding", "GlobalAveragePooling1D", "Dense", "Flatten", "Dropout", "LAYERS",
+
+def from_config(class_name, config):
+    """A new layer of one of npembed's classes, by name, from its get_config(); ValueError for another."""
+    if class_name not in LAYERS:
+        raise ValueError(f"unknown layer class {class_name!r}")
+    return LAYERS[class_name](**config)
+
+
+__all__ = ["Layer", "Embedding", "GlobalAveragePooling1D", "Dense", "Flatten", "Dropout", "LAYERS", "from_config",
            "build_stack", "first_of_type", "shapes_through", "split_per_layer"]
