@@ -68,6 +68,11 @@ def export_projector(vectors, words, out_dir, tensor_name="embedding"):
     pair that an interrupted export left mixed. Ctrl-C is held until all four files are written.
     """
     vectors, words = _checks.paired_vectors(vectors, words)        # float64: %.9g keeps float32 exact
+    too_large = np.abs(vectors) > np.finfo(np.float32).max                 # the projector reads float32
+    if too_large.any():
+        row, column = np.argwhere(too_large)[0]
+        raise ValueError(f"vectors[{row}, {column}] is {vectors[row, column]:g}, beyond the largest float32 "
+                         f"({np.finfo(np.float32).max:g}): the projector's files hold float32")
     for i, word in enumerate(words):
         if not isinstance(word, str):
             raise TypeError(f"words[{i}] must be a string, got {word!r}")

@@ -40,6 +40,9 @@ def test_export_bad_input(tmp_path):
         projector.export_projector(np.ones((2, 2)), ["a", 3], tmp_path)
     with pytest.raises(ValueError, match="finite"):
         projector.export_projector(np.array([[np.nan, 1.0]]), ["a"], tmp_path)
+    with pytest.raises(ValueError, match=r"vectors\[0, 1\] is 3.40282e\+38, beyond the largest float32"):
+        projector.export_projector(np.array([[1.0, 3.40282357e38]]), ["a"], tmp_path)   # hypothesis found it
+    assert not list(tmp_path.iterdir())                       # refused before anything was written
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError):
         projector.export_projector(np.ones((1, 2)), ["a"], tmp_path / "file")
