@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .layers import LAYERS, from_config
+from .layers import LAYERS, Embedding, from_config
 
 
 def warm_up(model):
@@ -18,9 +18,9 @@ def warm_up(model):
     Embedding (what npembed's kernels serve); rows are its input_length long, or 8."""
     from .models import Sequential
     started = time.perf_counter()
-    if not isinstance(model, Sequential) or not model.layers or type(model.layers[0]).__name__ != "Embedding":
+    if not isinstance(model, Sequential) or not model.layers or not isinstance(model.layers[0], Embedding):
         raise TypeError(f"warm_up needs a Sequential model that starts with an Embedding, got {model!r}")
-    unknown = [type(layer).__name__ for layer in model.layers if type(layer) is not LAYERS.get(type(layer).__name__)]
+    unknown = [type(layer).__name__ for layer in model.layers if type(layer) not in LAYERS.values()]
     if unknown:
         raise TypeError(f"warm_up copies npembed's own layers only; the model has {unknown}")
     copies = [from_config(type(layer).__name__, _small(layer.get_config())) for layer in model.layers]
