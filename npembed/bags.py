@@ -61,22 +61,25 @@ class Bags:
         return self.lengths[self.rows]
 
     def split_by_owner(self, parts):
-        """cuts (n, parts + 1) int64: entries cuts[r, p]:cuts[r, p + 1] of row r are owned by part p.
+        """(first_ids (parts + 1,) int64, cuts (n, parts + 1) int64): which part owns which ids.
 
-        Part p owns the ids in [bounds[p], bounds[p + 1]), bounds chosen so that every part holds
-        about as many entries of the whole packing; part 0 owns id 0 (the padding). Rows keep their
-        ids in ascending order, so each part's entries are one slice. Computed once per parts.
+        Part p owns the ids in [first_ids[p], first_ids[p + 1]) (the last part: every id from
+        first_ids[parts - 1] up), chosen so that every part holds about as many entries of the
+        whole packing; part 0 owns id 0 (the padding). Entries cuts[r, p]:cuts[r, p + 1] of row r
+        are part p's: rows keep their ids in ascending order, so each part's entries are one
+        slice. Computed once per parts.
         """
         if parts not in self._owners:
             per_id = np.bincount(self.ids, minlength=1).cumsum()      # entries with id <= k
             bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)
+            first_ids = np.concatenate([[0], np.maximum(bounds, 1), [len(per_id)]]).astype(np.int64)
             cuts = np.empty((len(self.lengths), parts + 1), dtype=np.int64)
             cuts[:, 0], cuts[:, parts] = self.offsets[:-1], self.offsets[1:]
-            for p, bound in enumerate(bounds, start=1):
-                # entries of each row with id < bound: a running count read at the row's ends
-                below = np.concatenate([[0], np.cumsum(self.ids < max(bound, 1))])
+            for p in range(1, parts):
+                # entries of each row with id < first_ids[p]: a running count read at the row's ends
+                below = np.concatenate([[0], np.cumsum(self.ids < first_ids[p])])
                 cuts[:, p] = self.offsets[:-1] + below[self.offsets[1:]] - below[self.offsets[:-1]]
-            self._owners[parts] = cuts
+            self._owners[parts] = first_ids, cuts
         return self._owners[parts]
 
 
@@ -233,10 +236,13 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
 # Backward of the pooled lookup: the transposed product, a scatter-add weighted by counts.
 #   d_embeddings[k] += counts[k in row b] * d_step[b]   for every distinct real id k of row b
 #   d_embeddings[0] += n_padding[b] * d_step[b]          (unmasked only)
+# With zero_first, d_embeddings is set to 0 first: the result is then this batch's gradient alone.
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
-    """NumPy reference: adds into d_embeddings (vocab, dim) in place."""
+def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first=False):
+    """NumPy reference: adds into d_embeddings (vocab, dim) in place (after zeroing it, with zero_first)."""
+    if zero_first:
+        d_embeddings[...] = 0
     positions, sample = _entries(bags)
     np.add.at(d_embeddings, bags.ids[positions], bags.counts[positions, None] * d_step[sample])
     if not mask_zero:
@@ -244,12 +250,19 @@ def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _pooled_lookup_backward_numba(ids, counts, cuts, lengths, rows, steps, d_step, mask_zero, d_embeddings):
+def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, steps, d_step, mask_zero,
+                                  zero_first, d_embeddings):
     # Race-free and deterministic: part p updates only the ids it owns (entries cuts[r, p]:cuts[r, p+1]
     # of every row r, see Bags.split_by_owner), so each row of d_embeddings is written by one
     # thread, always in batch order: the same bits for any number of parts or threads.
-    dim = d_embeddings.shape[1]
-    for part in numba.prange(cuts.shape[1] - 1):
+    vocab, dim = d_embeddings.shape
+    parts = cuts.shape[1] - 1
+    for part in numba.prange(parts):
+        if zero_first:
+            # each part zeroes the rows it owns, in the thread that then adds into them: one pass
+            # over the table instead of a separate fill, and the rows stay in this core's cache
+            stop = vocab if part == parts - 1 else first_ids[part + 1]
+            d_embeddings[first_ids[part]:stop] = 0
         for b in range(len(rows)):
             r = rows[b]
             if part == 0 and not mask_zero:              # id 0 (the padding) belongs to part 0
@@ -285,10 +298,11 @@ def pooled_lookup(bags, embeddings, mask_zero):
     return pooled, bags.n_real
 
 
-def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings):
-    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim)."""
+def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings, zero_first=False):
+    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim);
+    with zero_first, into zeros: d_embeddings becomes this batch's gradient."""
     if get_kernels() == "numpy":
-        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings)
-    _pooled_lookup_backward_numba(bags.ids, bags.counts, bags.split_by_owner(numba.get_num_threads()),
-                                  bags.lengths, bags.rows, bags.steps, d_step, bool(mask_zero),
-                                  d_embeddings)
+        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first)
+    first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
+    _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows, bags.steps,
+                                  d_step, bool(mask_zero), bool(zero_first), d_embeddings)

@@ -53,6 +53,11 @@ class DenseHead:
         """The mask is passed on unchanged (Dense keeps the steps axis, if any)."""
         return mask
 
+    def zero_grads(self):
+        """Set both layers' gradients to 0 (loss_step adds into them)."""
+        self.hidden.zero_grads()
+        self.output.zero_grads()
+
     def loss_step(self, h, y, backward):
         """h (batch, features), y (batch, 1) -> (mean loss, accuracy, d_h (batch, features) or None).
 

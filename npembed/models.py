@@ -5,7 +5,8 @@ One training step, as a student would follow it (``Sequential._batch``)::
     ids (batch, steps) --Embedding--> vectors (batch, steps, dim) --GlobalAveragePooling1D-->
       pooled (batch, dim) --Dense relu--> hidden --Dense--> logits z (batch, 1)
       --sigmoid + BCE--> loss;   d loss / d z = (sigmoid(z) - y) / batch
-    backward runs the layers in reverse, each adding into its grads; the optimizer updates every weight.
+    backward runs the layers in reverse, each adding into its grads (zeroed first); the optimizer updates
+    every weight.
 
 With ``set_kernels("numpy")`` exactly those layers run, each its own forward and backward. With the
 Numba kernels (the default) a leading Embedding + GlobalAveragePooling1D runs as one fused step over
@@ -117,11 +118,14 @@ class Sequential(trainer.Trainer):
         return x, mask
 
     def _batch(self, x, y, backward):
-        """(loss, accuracy) of a checked batch; with backward, every gradient is added into grads.
+        """(loss, accuracy) of a checked batch; with backward, grads become the batch's gradients.
 
-        Raises FloatingPointError, before any weight changes, when the loss or a gradient passed
-        between layers is not finite.
+        Raises FloatingPointError, before any weight changes and with every gradient 0, when the
+        loss or a gradient passed between layers is not finite.
         """
+        if backward:                         # the backward passes below add into zeroed gradients
+            for stage in self._stages:       # (the fused embedding zeroes its own inside its kernel)
+                stage.zero_grads(in_backward=True) if isinstance(stage, fused.EmbeddingMean) else stage.zero_grads()
         h, mask = self._forward_body(x, training=backward)
         last = self._stages[-1]
         if isinstance(last, head.DenseHead):      # Numba: the same head, loss and backward in one kernel
@@ -137,16 +141,22 @@ class Sequential(trainer.Trainer):
         if not backward:
             return loss, accuracy
         if not np.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} (learning rate too high?); training "
-                                     "stopped and the weights are those from before this batch")
+            self._stop(f"the loss became {loss} (learning rate too high?); training stopped and the "
+                       "weights are those from before this batch")
         if not isinstance(last, head.DenseHead):
             d = last.backward_logits(d) if self._loss_reads_logits else last.backward(d)
         for stage in reversed(self._stages[:-1]):
             if not np.isfinite(d).all():
-                raise FloatingPointError("a gradient became non-finite (weights too large?); training "
-                                         "stopped and the weights are those from before this batch")
+                self._stop("a gradient became non-finite (weights too large?); training stopped and "
+                           "the weights are those from before this batch")
             d = stage.backward(d)
         return loss, accuracy
+
+    def _stop(self, message):
+        """Raise FloatingPointError(message), every gradient set to 0 first (none is this batch's)."""
+        for stage in self._stages:
+            stage.zero_grads()
+        raise FloatingPointError(message)
 
     def _outputs(self, x, logits=False):
         """Outputs of a checked batch; logits=True: the last layer before its activation."""

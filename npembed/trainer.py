@@ -165,7 +165,7 @@ class Trainer:
     ``trainable_params()`` (what the optimizer updates),
     ``dtype``, ``_check_x(x)`` and ``_check_xy(x, y)`` (validate whole datasets), ``_prepare(x)``
     (a source of batches, see the module docstring), ``_batch(x_batch, y_batch, backward)`` ->
-    (loss, accuracy), adding every gradient into ``grads`` when backward is True, and
+    (loss, accuracy), setting ``grads`` to the batch's gradients when backward is True, and
     ``_outputs(x_batch, logits)`` -> the model's outputs (or the last layer's logits) for a batch.
     """
 
@@ -182,8 +182,6 @@ class Trainer:
         self.metrics = losses.check_metrics(metrics)
 
     def _train_step(self, x, y):
-        for grad in self.grads.values():
-            grad.fill(0)
         loss, accuracy = self._batch(x, y, backward=True)
         with self._held_interrupts:             # every weight gets this update, or none does
             self.optimizer.step(self.trainable_params(), self.grads)
@@ -211,8 +209,6 @@ class Trainer:
         """
         x, y = self._check_xy(x, y)
         source = self._prepare(x)
-        for grad in self.grads.values():
-            grad.fill(0)
         loss, _ = self._batch(source.take(np.arange(len(x))), y, backward=True)
         return loss, {key: grad.copy() for key, grad in self.grads.items()}
 

@@ -59,16 +59,19 @@ def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     np.testing.assert_allclose(fast[0], expected, **TOLERANCE[dtype])
 
 
-@given(**bag_cases)
-def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
+@given(**bag_cases, zero_first=st.booleans())
+def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed, zero_first):
     vocab, ids, rng, bags = random_bags(batch, seed)
     d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
-    start = rng.normal(size=(vocab, dim)).astype(dtype)          # backward ADDS into grads
-    (_, fast), (_, ref) = run_both(packing.pooled_lookup_backward, bags, d_step, mask_zero, start)
+    # backward ADDS into grads, or with zero_first replaces every row (those of ids no row holds,
+    # up to the last row of the table, too) by the batch's gradient
+    start = rng.normal(size=(vocab + 3, dim)).astype(dtype)
+    (_, fast), (_, ref) = run_both(packing.pooled_lookup_backward, bags, d_step, mask_zero, start, zero_first)
     # both equal a scatter over the padded rows (repeated ids accumulate), computed in float64;
     # a sum's rounding error scales with the sum of its terms' magnitudes, not with the result
     padded = ids[bags.rows]
-    expected, magnitude = start.astype(np.float64), np.abs(start).astype(np.float64)
+    base = np.zeros_like(start) if zero_first else start
+    expected, magnitude = base.astype(np.float64), np.abs(base).astype(np.float64)
     for b, row in enumerate(padded):
         for k in row:
             if k != 0 or not mask_zero:
@@ -97,8 +100,9 @@ def test_pack_agrees_and_is_the_count_matrix(batch):
 def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     vocab, ids = batch
     bags = packing.Bags.from_padded(ids)
-    cuts = bags.split_by_owner(parts)
-    assert cuts.shape == (len(ids), parts + 1)
+    first_ids, cuts = bags.split_by_owner(parts)
+    assert cuts.shape == (len(ids), parts + 1) and first_ids.shape == (parts + 1,)
+    assert first_ids[0] == 0 and np.all(np.diff(first_ids) >= 0) and first_ids[-1] == bags.ids.max(initial=0) + 1
     np.testing.assert_array_equal(cuts[:, 0], bags.offsets[:-1])
     np.testing.assert_array_equal(cuts[:, -1], bags.offsets[1:])
     assert np.all(np.diff(cuts, axis=1) >= 0)
@@ -106,9 +110,9 @@ def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     for r in range(len(ids)):
         for p in range(parts):
             owned[p].update(bags.ids[cuts[r, p]:cuts[r, p + 1]].tolist())
-    for p in range(parts - 1):                      # ranges of ids, in order: no id has two owners
-        assert not owned[p] or not owned[p + 1] or max(owned[p]) < min(owned[p + 1])
-    assert bags.split_by_owner(parts) is cuts       # computed once per packing
+    for p in range(parts):                          # ranges of ids, in order: no id has two owners
+        assert all(first_ids[p] <= k < first_ids[p + 1] for k in owned[p])
+    assert bags.split_by_owner(parts)[1] is cuts    # computed once per packing
     # balanced: no part holds more than its share plus the entries of the one id at its boundary
     per_part = np.diff(cuts, axis=1).sum(axis=0)
     largest_id = np.bincount(bags.ids).max(initial=0)
@@ -201,15 +205,17 @@ def test_bit_identical_for_any_thread_count(rng):
 
 
 def test_backward_bit_identical_for_any_number_of_parts(rng):
-    """More parts than threads (or than ids) give the same bits: ownership, not scheduling."""
+    """More parts than threads (or than ids) give the same bits: ownership, not scheduling; and
+    zeroing the table inside the kernel (part by part) leaves no row out (they start as NaN)."""
     ids = rng.integers(0, 30, (64, 25))
     bags = packing.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
     d_step = rng.normal(size=(100, 5))
     results = []
     for parts in (1, 2, 3, 7, 64):
-        grads = np.zeros((30, 5))
-        packing._pooled_lookup_backward_numba(bags.ids, bags.counts, bags.split_by_owner(parts),
-                                              bags.lengths, bags.rows, bags.steps, d_step, False, grads)
+        zero_first = parts % 2 == 1
+        grads = np.full((33, 5), np.nan) if zero_first else np.zeros((33, 5))
+        packing._pooled_lookup_backward_numba(bags.ids, bags.counts, *bags.split_by_owner(parts), bags.lengths,
+                                              bags.rows, bags.steps, d_step, False, zero_first, grads)
         results.append(grads)
     for grads in results[1:]:
         np.testing.assert_array_equal(grads, results[0])

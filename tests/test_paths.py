@@ -205,3 +205,40 @@ def test_only_one_sigmoid_in_the_library():
     defining = [name for name, text in sources.items() if "def sigmoid" in text]
     assert defining == ["activations.py"]
     assert not [name for name, text in sources.items() if "1 / (1 + np.exp" in text]
+
+
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_each_batch_gets_its_own_gradients(kernels, frozen, rng):
+    """grads after a batch are that batch's alone: nothing is left of the batch before, whether the
+    gradient is zeroed by fill or inside the fused backward kernel (Numba), and a frozen table's is 0."""
+    npembed.set_kernels(kernels)
+    try:
+        x_a, x_b = rng.integers(0, 20, (9, 6)), rng.integers(0, 20, (5, 6))
+        y_a, y_b = rng.integers(0, 2, 9), rng.integers(0, 2, 5)
+        model, fresh = tutorial(20), tutorial(20)
+        model.layers[0].trainable = fresh.layers[0].trainable = not frozen
+        model.loss_and_gradients(x_a, y_a)
+        model.train_on_batch(x_a, y_a)
+        fresh.set_weights(model.get_weights())
+        loss, grads = model.loss_and_gradients(x_b, y_b)
+        expected_loss, expected = fresh.loss_and_gradients(x_b, y_b)
+    finally:
+        npembed.set_kernels("numba")
+    assert loss == expected_loss
+    for key in grads:
+        np.testing.assert_array_equal(grads[key], expected[key])
+    assert np.any(grads["embedding/embeddings"] != 0) != frozen
+
+
+def test_a_batch_that_fails_leaves_every_gradient_zero(rng):
+    """A non-finite loss stops the batch before its backward: grads then read 0, not the last batch's."""
+    model = tutorial(20)
+    x, y = rng.integers(0, 20, (9, 6)), rng.integers(0, 2, 9)
+    model.loss_and_gradients(x, y)
+    assert all(np.any(grad != 0) for grad in model.grads.values())
+    model.params["dense_1/bias"].fill(np.inf)        # an infinite logit: a non-finite loss
+    with pytest.raises(FloatingPointError):
+        model.train_on_batch(x, y)
+    for key, grad in model.grads.items():
+        assert np.all(grad == 0), key
