@@ -98,7 +98,7 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     seconds, _ = time_epochs(x, y, vocab, dim, False, epochs, around=kernels_timed)
     parts = {names[name]: kernel_seconds / epochs * 1000 for name, kernel_seconds in spent.items()}
     rest = sum(seconds) - sum(spent.values())
-    parts["the rest: batching, checks, zeroing gradients (Python and NumPy)"] = rest / epochs * 1000
+    parts["the rest: batching, checks, the optimizer's Python (Python and NumPy)"] = rest / epochs * 1000
     return parts
 
 
