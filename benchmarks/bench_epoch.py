@@ -65,8 +65,8 @@ def time_epochs(x, y, vocab, dim, mask_zero, epochs, batch_size=512, around=cont
 
 
 def epoch_breakdown(x, y, vocab, dim, epochs):
-    """Milliseconds per epoch in each Numba kernel, and the rest (the NumPy Dense layers, loss and
-    batching, in Python), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
+    """Milliseconds per epoch in each Numba kernel, and the rest (batching, checks, the Python around
+    the kernels and the optimizer, small NumPy calls), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
     is wrapped in a timer for the timed epochs and restored afterwards."""
     from npembed import bags, head, kernels
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
@@ -78,10 +78,10 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     originals = {name: getattr(modules[name], name) for name in names}
 
     def timed(name):
-        def call(*args):
+        def call(*args, **kwargs):
             started = time.perf_counter()
             try:
-                return originals[name](*args)
+                return originals[name](*args, **kwargs)
             finally:
                 spent[name] += time.perf_counter() - started
         return call
@@ -98,7 +98,7 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     seconds, _ = time_epochs(x, y, vocab, dim, False, epochs, around=kernels_timed)
     parts = {names[name]: kernel_seconds / epochs * 1000 for name, kernel_seconds in spent.items()}
     rest = sum(seconds) - sum(spent.values())
-    parts["the rest: batching, checks, the optimizer's Python (Python and NumPy)"] = rest / epochs * 1000
+    parts["the rest: batching, checks, the optimizer's Python and NumPy"] = rest / epochs * 1000
     return parts
 
 
