@@ -7,10 +7,7 @@ the (10,000, 16) table. Timed alone (one kernel over an epoch's 40 batches) each
 the core's caches; in the sequence each finds part of it pushed out by the others (the table, its
 gradient and Adam's two moments are 640 KB each). Two sequences are timed: npembed's, where the
 backward zeroes the gradient rows each thread owns before adding into them, and the one before it,
-where one thread zeroes the whole gradient (a fill) before the forward. One more setting times the
-forward kernel alone as it was before it read the ids as unsigned (npembed.bags._unsigned): with
-the packed int32 ids as they are, so that Numba adds its negative-index test to every lookup. The
-settings alternate
+where one thread zeroes the whole gradient (a fill) before the forward. The settings alternate
 round by round in one process, so that the host's drift falls on all of them; the medians over the
 rounds are reported, in ms per epoch of training batches.
 """
@@ -39,22 +36,15 @@ def main(argv=None):
     table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
     grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
     d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
-    def forward_signed(batch):                   # the same kernel, given the int32 ids themselves
-        pooled = np.zeros((len(batch), table.shape[1]), dtype=table.dtype)
-        bags._pooled_lookup_numba(batch.ids, batch.counts, batch.offsets, batch.lengths, batch.rows, batch.steps,
-                                  table, False, pooled)
-
     step = {
         "zero": lambda batch: grad.fill(0),
-        "forward, signed ids": forward_signed,
         "forward": lambda batch: bags.pooled_lookup(batch, table, False),
         "backward": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad),
         "backward, zeroing": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad,
                                                                        zero_first=True),
         "adam": lambda batch: kernels.adam_update(table, grad, m, v, 1e-6, 0.9, 0.999, 1e-7),
     }
-    settings = {"forward alone": ["forward"], "forward alone, signed ids": ["forward, signed ids"],
-                "backward alone": ["backward, zeroing"], "adam alone": ["adam"],
+    settings = {"forward alone": ["forward"], "backward alone": ["backward, zeroing"], "adam alone": ["adam"],
                 "training sequence": ["forward", "backward, zeroing", "adam"],
                 "fill first": ["zero", "forward", "backward", "adam"]}
     for batch in batches[:2]:                    # compile or load the kernels
@@ -78,8 +68,6 @@ def main(argv=None):
         print(f"{name:<12}{result[name + ' alone'][key]:>10.2f}{result['training sequence'][key]:>16.2f}"
               f"{fill_first['backward' if name == 'backward' else name]:>19.2f}")
     print(f"{'zeroing':<12}{'':>10}{'(in backward)':>16}{fill_first['zero']:>19.2f}")
-    print(f"{'forward, ids read as signed':<28}{result['forward alone, signed ids']['forward, signed ids']:>10.2f}"
-          " ms alone")
     print(f"{'in all':<12}{'':>10}{sum(result['training sequence'].values()):>16.2f}{sum(fill_first.values()):>19.2f}")
     if args.json:
         print(json.dumps(result))

@@ -100,6 +100,5 @@ def test_bench_kernels_in_context_times_each_kernel_both_ways():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(result["training sequence"]) == {"forward", "backward, zeroing", "adam"}
     assert set(result["fill first"]) == {"zero", "forward", "backward", "adam"}
-    assert result["forward alone, signed ids"]["forward, signed ids"] > 0
     for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam")):
         assert result[f"{name} alone"][key] > 0 and result["training sequence"][key] > 0
