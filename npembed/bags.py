@@ -288,19 +288,12 @@ def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, s
 # Dispatch: what npembed.fused calls.
 # --------------------------------------------------------------------------------------------
 
-def _unsigned(ids):
-    """The int32 ids (never negative) viewed as uint32, no copy. A kernel indexing with a signed
-    integer pays for Python's negative indices (a[-1]) at every lookup, a test and an add that Numba
-    cannot prove away; with an unsigned one it does not: the forward takes ~10% less time."""
-    return ids.view(np.uint32)
-
-
 def pooled_lookup(bags, embeddings, mask_zero):
     """Mean embedding of each bag. Returns pooled (batch, dim), n_real (batch,) int64."""
     if get_kernels() == "numpy":
         return pooled_lookup_reference(bags, embeddings, mask_zero)
     pooled = np.zeros((len(bags), embeddings.shape[1]), dtype=embeddings.dtype)
-    _pooled_lookup_numba(_unsigned(bags.ids), bags.counts, bags.offsets, bags.lengths, bags.rows, bags.steps,
+    _pooled_lookup_numba(bags.ids, bags.counts, bags.offsets, bags.lengths, bags.rows, bags.steps,
                          embeddings, bool(mask_zero), pooled)
     return pooled, bags.n_real
 
@@ -311,5 +304,5 @@ def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings, zero_first=Fal
     if get_kernels() == "numpy":
         return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first)
     first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
-    _pooled_lookup_backward_numba(_unsigned(bags.ids), bags.counts, first_ids, cuts, bags.lengths, bags.rows, bags.steps,
+    _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows, bags.steps,
                                   d_step, bool(mask_zero), bool(zero_first), d_embeddings)
