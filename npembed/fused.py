@@ -85,7 +85,8 @@ class EmbeddingMean:
         return pooled
 
     def backward(self, d_pooled):
-        """d_pooled (batch, dim) -> None; adds into the Embedding's grads.
+        """d_pooled (batch, dim) -> None; adds into the Embedding's grads (zeroed first by this same
+        kernel after ``zero_grads(in_backward=True)``).
 
         Each averaged step of row b gets d_step[b] = d_pooled[b] / divisor (d mean / dx_t = 1/divisor),
         so dE[k] += count_k d_step[b] for every real id k of row b, and dE[0] += n_padding d_step[b]
