@@ -53,8 +53,8 @@ class DenseHead:
         """The mask is passed on unchanged (Dense keeps the steps axis, if any)."""
         return mask
 
-    def zero_grads(self):
-        """Set both layers' gradients to 0 (loss_step adds into them)."""
+    def zero_grads(self, in_backward=False):
+        """Set both layers' gradients to 0 (loss_step adds into them); at once, whatever in_backward."""
         self.hidden.zero_grads()
         self.output.zero_grads()
 

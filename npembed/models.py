@@ -123,8 +123,9 @@ class Sequential(trainer.Trainer):
         Raises FloatingPointError, before any weight changes and with every gradient 0, when the
         loss or a gradient passed between layers is not finite.
         """
-        if backward:
-            self._zero_grads()
+        if backward:                         # the backward passes below add into zeroed gradients
+            for stage in self._stages:       # (the fused embedding zeroes its own inside its kernel)
+                stage.zero_grads(in_backward=True)
         h, mask = self._forward_body(x, training=backward)
         last = self._stages[-1]
         if isinstance(last, head.DenseHead):      # Numba: the same head, loss and backward in one kernel
@@ -150,15 +151,6 @@ class Sequential(trainer.Trainer):
                            "the weights are those from before this batch")
             d = stage.backward(d)
         return loss, accuracy
-
-    def _zero_grads(self):
-        """Zero every gradient before the backward passes add into them; the fused embedding step
-        zeroes its own inside its backward kernel (see fused.EmbeddingMean.zero_grads)."""
-        for stage in self._stages:
-            if isinstance(stage, fused.EmbeddingMean):
-                stage.zero_grads(in_backward=True)
-            else:
-                stage.zero_grads()
 
     def _stop(self, message):
         """Raise FloatingPointError(message), every gradient set to 0 first (none is this batch's)."""
