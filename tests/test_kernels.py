@@ -219,3 +219,38 @@ def test_backward_bit_identical_for_any_number_of_parts(rng):
         results.append(grads)
     for grads in results[1:]:
         np.testing.assert_array_equal(grads, results[0])
+
+
+def test_prefetch_is_emitted_and_changes_no_result():
+    # the hint reaches LLVM (so the kernels really ask for their next reviews), reads never fault
+    # and never change what the loop computes, for any dtype and for empty or partial ranges
+    from npembed.prefetch import prefetch, prefetch_range
+
+    @numba.njit
+    def prefetched_sum(values, start, stop):
+        prefetch_range(values, start, stop)
+        prefetch(values, start)
+        return values[start:stop].sum()
+
+    for dtype in (np.int32, np.float32, np.float64):
+        values = np.arange(1000).astype(dtype)
+        for start, stop in ((0, 1000), (17, 18), (5, 5), (999, 1000)):
+            assert prefetched_sum(values, start, stop) == values[start:stop].sum()
+    assert "llvm.prefetch" in prefetched_sum.inspect_llvm(prefetched_sum.signatures[0])
+
+
+def test_prefetch_refuses_what_is_not_a_1d_array_and_an_integer():
+    from npembed.prefetch import prefetch
+
+    @numba.njit
+    def prefetch_by_float(values):
+        prefetch(values, 1.5)
+
+    @numba.njit
+    def prefetch_a_table(values):
+        prefetch(values, 0)
+
+    with pytest.raises(numba.core.errors.TypingError, match="prefetch"):
+        prefetch_by_float(np.zeros(3))
+    with pytest.raises(numba.core.errors.TypingError, match="prefetch"):
+        prefetch_a_table(np.zeros((3, 3)))
