@@ -221,6 +221,34 @@ def test_backward_bit_identical_for_any_number_of_parts(rng):
         np.testing.assert_array_equal(grads, results[0])
 
 
+def test_forward_adds_each_row_pair_by_pair_in_id_order(rng):
+    """The kernel's promise, exactly: pooled[b] += c0 E[k0] + c1 E[k1] pair after pair, a last odd id
+    alone, then the padding, then the division; in any dtype and dim (eight ids at a time is only a
+    faster way to make the same additions)."""
+    lengths = np.arange(0, 41)                        # 0 to 40 real ids: every mix of 8s, pairs, a single
+    ids = np.zeros((len(lengths), 60), np.int64)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = rng.integers(1, 200, length)
+    bags = packing.Bags.from_padded(ids.astype(np.int32))
+    for dtype, dim, mask_zero in ((np.float32, 16, False), (np.float32, 7, True), (np.float64, 33, False)):
+        table = rng.normal(size=(200, dim)).astype(dtype)
+        batch = bags.take(rng.permutation(len(lengths)))
+        pooled = packing.pooled_lookup(batch, table, mask_zero)[0]
+        for b, r in enumerate(batch.rows):
+            k = batch.ids[batch.offsets[r]:batch.offsets[r + 1]]
+            c = batch.counts[batch.offsets[r]:batch.offsets[r + 1]].astype(dtype)
+            total = np.zeros(dim, dtype)
+            for p in range(0, len(k) - 1, 2):
+                total += c[p] * table[k[p]] + c[p + 1] * table[k[p + 1]]
+            if len(k) % 2:
+                total += c[-1] * table[k[-1]]
+            divisor = batch.lengths[r]
+            if not mask_zero:                         # integer times float: the kernel works in float64
+                total = (total + (batch.steps - divisor) * table[0].astype(np.float64)).astype(dtype)
+                divisor = batch.steps
+            np.testing.assert_array_equal(pooled[b], (total / np.float64(max(divisor, 1))).astype(dtype))
+
+
 def test_prefetch_is_emitted_and_changes_no_result():
     # the hint reaches LLVM (so the kernels really ask for their next reviews), reads never fault
     # and never change what the loop computes, for any dtype and for empty or partial ranges
