@@ -25,9 +25,10 @@ def prefetch(typingctx, array, index):
         return None                                  # Numba then reports no matching signature
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
+        array_type, index_type = signature.args
         view = context.make_array(array_type)(context, builder, args[0])
-        address = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
+        position = context.cast(builder, args[1], index_type, types.intp)      # any integer type
+        address = cgutils.get_item_pointer(context, builder, array_type, view, [position], wraparound=False)
         byte_pointer = ir.IntType(8).as_pointer()
         llvm_prefetch = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3),

@@ -258,6 +258,8 @@ def test_prefetch_is_emitted_and_changes_no_result():
     def prefetched_sum(values, start, stop):
         prefetch_range(values, start, stop)
         prefetch(values, start)
+        prefetch(values, np.int32(start))             # an index of any integer type
+        prefetch(values, np.uint16(start))
         return values[start:stop].sum()
 
     for dtype in (np.int32, np.float32, np.float64):
