@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from .kernels import get_kernels
-from .prefetch import prefetch_range
+from .prefetch import prefetch
 
 # While a kernel sums one review of a shuffled batch, it asks for the first entries of the review
 # PREFETCH_AHEAD places later (see npembed.prefetch): with 2 and 128 entries (8 cache lines of ids
@@ -25,14 +25,6 @@ from .prefetch import prefetch_range
 # sequence (benchmarks/bench_kernels_in_context.py). Results do not depend on either number.
 PREFETCH_AHEAD = 2
 PREFETCH_ENTRIES = 128
-
-
-@numba.njit(inline="always")
-def _prefetch_entries(ids, counts, start, end):
-    # the first PREFETCH_ENTRIES of the entries start:end
-    stop = min(end, start + PREFETCH_ENTRIES)
-    prefetch_range(ids, start, stop)
-    prefetch_range(counts, start, stop)
 
 
 class Bags:
@@ -226,7 +218,10 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
     for b in numba.prange(len(rows)):
         if b + PREFETCH_AHEAD < len(rows):
             later = rows[b + PREFETCH_AHEAD]
-            _prefetch_entries(ids, counts, offsets[later], offsets[later + 1])
+            later_start = offsets[later]
+            later_stop = min(offsets[later + 1], later_start + PREFETCH_ENTRIES)
+            prefetch(ids, later_start, later_stop)
+            prefetch(counts, later_start, later_stop)
         start, end = offsets[rows[b]], offsets[rows[b] + 1]
         p = start
         # ids are summed in pairs, pooled[b] += (c0 E[k0] + c1 E[k1]), pair after pair. Eight ids
@@ -296,7 +291,10 @@ def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, s
             r = rows[b]
             if b + PREFETCH_AHEAD < len(rows):
                 later = rows[b + PREFETCH_AHEAD]
-                _prefetch_entries(ids, counts, cuts[later, part], cuts[later, part + 1])
+                later_start = cuts[later, part]
+                later_stop = min(cuts[later, part + 1], later_start + PREFETCH_ENTRIES)
+                prefetch(ids, later_start, later_stop)
+                prefetch(counts, later_start, later_stop)
             if part == 0 and not mask_zero:              # id 0 (the padding) belongs to part 0
                 padding = steps - lengths[r]
                 for j in range(dim):

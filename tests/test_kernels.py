@@ -251,34 +251,32 @@ def test_forward_adds_each_row_pair_by_pair_in_id_order(rng):
 
 def test_prefetch_is_emitted_and_changes_no_result():
     # the hint reaches LLVM (so the kernels really ask for their next reviews), reads never fault
-    # and never change what the loop computes, for any dtype and for empty or partial ranges
-    from npembed.prefetch import prefetch, prefetch_range
+    # and never change what the loop computes, for any dtype, index type, and empty or partial ranges
+    from npembed.prefetch import prefetch
 
     @numba.njit
     def prefetched_sum(values, start, stop):
-        prefetch_range(values, start, stop)
-        prefetch(values, start)
-        prefetch(values, np.int32(start))             # an index of any integer type
-        prefetch(values, np.uint16(start))
+        prefetch(values, start, stop)
+        prefetch(values, np.int32(start), np.uint16(stop))
         return values[start:stop].sum()
 
     for dtype in (np.int32, np.float32, np.float64):
         values = np.arange(1000).astype(dtype)
-        for start, stop in ((0, 1000), (17, 18), (5, 5), (999, 1000)):
+        for start, stop in ((0, 1000), (17, 18), (5, 5), (999, 1000), (40, 3)):
             assert prefetched_sum(values, start, stop) == values[start:stop].sum()
     assert "llvm.prefetch" in prefetched_sum.inspect_llvm(prefetched_sum.signatures[0])
 
 
-def test_prefetch_refuses_what_is_not_a_1d_array_and_an_integer():
+def test_prefetch_refuses_what_is_not_a_1d_array_and_integers():
     from npembed.prefetch import prefetch
 
     @numba.njit
     def prefetch_by_float(values):
-        prefetch(values, 1.5)
+        prefetch(values, 1.5, 3)
 
     @numba.njit
     def prefetch_a_table(values):
-        prefetch(values, 0)
+        prefetch(values, 0, 1)
 
     with pytest.raises(numba.core.errors.TypingError, match="prefetch"):
         prefetch_by_float(np.zeros(3))
