@@ -102,3 +102,13 @@ def test_bench_kernels_in_context_times_each_kernel_both_ways():
     assert set(result["fill first"]) == {"zero", "forward", "backward", "adam"}
     for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam")):
         assert result[f"{name} alone"][key] > 0 and result["training sequence"][key] > 0
+
+
+def test_bench_drift_times_one_and_two_threads_each_round():
+    out = subprocess.run([sys.executable, "bench_drift.py", "--rounds", "2", "--pause", "0", "--json"],
+                         cwd=BENCHMARKS, capture_output=True, text=True, check=True, timeout=600)
+    rounds = json.loads(out.stdout.strip().splitlines()[-1])["rounds"]
+    assert len(rounds) == 2
+    for round_ in rounds:
+        assert round_["threads_1_ms"] > 0
+        assert set(round_) <= {"time", "threads_1_ms", "threads_2_ms"}

@@ -1,0 +1,76 @@
+"""How the host's speed drifts over minutes: the embedding kernels of an epoch on 1 and on 2 threads,
+alternating, round after round.
+
+    python benchmarks/bench_drift.py --data ../shared/data/aclImdb_v1_labeled.tar.gz [--rounds 12] [--pause 5] [--json]
+
+Each round times the training sequence of an epoch's 40 batches (forward lookup + mean, backward
+scatter-add, Adam on the (10,000, 16) table; the same as bench_kernels_in_context.py) five times on
+one thread, then five times on two, and prints the two medians. If a slow stretch hit only the
+second core (a neighbour on its physical core), the one-thread column would stay flat while the
+two-thread one rose; if it hits memory shared by both cores, both columns rise together.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numba
+import numpy as np
+
+from bench_epoch import real_reviews, synthetic_reviews
+from npembed import bags, kernels
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between rounds")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    x, _ = real_reviews(args.data) if args.data else synthetic_reviews()
+    rng = np.random.default_rng(0)
+    packed = bags.Bags.from_padded(x[:20000].astype(np.int32))
+    order = rng.permutation(20000)
+    batches = [packed.take(order[start:start + 512]) for start in range(0, 20000, 512)]
+    table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
+    grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
+    d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
+
+    def epoch_ms():
+        started = time.perf_counter()
+        for batch in batches:
+            bags.pooled_lookup(batch, table, False)
+            bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad, zero_first=True)
+            kernels.adam_update(table, grad, m, v, 1e-6, 0.9, 0.999, 1e-7)
+        return (time.perf_counter() - started) * 1000
+
+    most = numba.get_num_threads()
+    thread_counts = sorted({1, min(2, most)})
+    rounds = []
+    try:
+        for threads in thread_counts:            # compile or load the kernels, warm the caches
+            numba.set_num_threads(threads)
+            epoch_ms()
+        print(f"{'time':<10}" + "".join(f"{f'{t} thread(s) ms':>16}" for t in thread_counts) + f"{'ratio':>8}")
+        for round_ in range(args.rounds):
+            medians = {}
+            for threads in thread_counts:
+                numba.set_num_threads(threads)
+                medians[threads] = statistics.median(epoch_ms() for _ in range(5))
+            clock = time.strftime("%H:%M:%S")
+            ratio = medians[thread_counts[0]] / medians[thread_counts[-1]]
+            print(f"{clock:<10}" + "".join(f"{medians[t]:>16.2f}" for t in thread_counts) + f"{ratio:>8.2f}",
+                  flush=True)
+            rounds.append({"time": clock, **{f"threads_{t}_ms": medians[t] for t in thread_counts}})
+            if round_ + 1 < args.rounds:
+                time.sleep(args.pause)
+    finally:
+        numba.set_num_threads(most)
+    if args.json:
+        print(json.dumps({"rounds": rounds}))
+    return rounds
+
+
+if __name__ == "__main__":
+    main()
