@@ -15,9 +15,8 @@ import statistics
 import time
 
 import numba
-import numpy as np
 
-from bench_epoch import real_reviews, synthetic_reviews
+from bench_kernels_in_context import training_batches
 from npembed import bags, kernels
 
 
@@ -28,14 +27,7 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between rounds")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
-    x, _ = real_reviews(args.data) if args.data else synthetic_reviews()
-    rng = np.random.default_rng(0)
-    packed = bags.Bags.from_padded(x[:20000].astype(np.int32))
-    order = rng.permutation(20000)
-    batches = [packed.take(order[start:start + 512]) for start in range(0, 20000, 512)]
-    table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
-    grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
-    d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
+    batches, table, grad, m, v, d_step = training_batches(args.data)
 
     def epoch_ms():
         started = time.perf_counter()

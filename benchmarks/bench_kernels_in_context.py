@@ -22,13 +22,11 @@ from bench_epoch import real_reviews, synthetic_reviews
 from npembed import bags, kernels
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    args = parser.parse_args(argv)
-    x, _ = real_reviews(args.data) if args.data else synthetic_reviews()
+def training_batches(data):
+    """An epoch's 40 shuffled training batches of 512 packed reviews (real ones from the archive or
+    folder ``data``, else synthetic), and the arrays the kernels work on: the (10,000, 16) table,
+    its gradient, Adam's m and v, and a (512, 16) d_step."""
+    x, _ = real_reviews(data) if data else synthetic_reviews()
     rng = np.random.default_rng(0)
     packed = bags.Bags.from_padded(x[:20000].astype(np.int32))
     order = rng.permutation(20000)
@@ -36,6 +34,16 @@ def main(argv=None):
     table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
     grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
     d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
+    return batches, table, grad, m, v, d_step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args(argv)
+    batches, table, grad, m, v, d_step = training_batches(args.data)
     step = {
         "zero": lambda batch: grad.fill(0),
         "forward": lambda batch: bags.pooled_lookup(batch, table, False),
