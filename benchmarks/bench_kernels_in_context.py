@@ -5,13 +5,20 @@
 The kernels of a training step are the forward lookup + mean, the backward scatter-add and Adam on
 the (10,000, 16) table. Timed alone (one kernel over an epoch's 40 batches) each finds its data in
 the core's caches; in the sequence each finds part of it pushed out by the others (the table, its
-gradient and Adam's two moments are 640 KB each). Two sequences are timed: npembed's, where the
-backward zeroes the gradient rows each thread owns before adding into them, and the one before it,
-where one thread zeroes the whole gradient (a fill) before the forward. The settings alternate
-round by round in one process, so that the host's drift falls on all of them; the medians over the
-rounds are reported, in ms per epoch of training batches.
+gradient and Adam's two moments are 640 KB each). The training sequence is timed as npembed runs
+it, and three ways it ran before:
+- "fill first": one thread zeroes the whole gradient before the forward, instead of the backward
+  zeroing the rows each thread owns before adding into them;
+- "no prefetch": the kernels compiled with npembed.bags.PREFETCH_ENTRIES = 0 (they ask for nothing
+  ahead of time);
+- "pair by pair": the forward compiled with npembed.bags.FORWARD_IDS_AT_ONCE = 2 (one load and store
+  of a review's sum per two ids instead of per eight).
+The settings alternate round by round in one process, so that the host's drift falls on all of
+them; the medians over the rounds are reported, in ms per epoch of training batches.
 """
 import argparse
+import contextlib
+import inspect
 import json
 import statistics
 import time
@@ -37,6 +44,27 @@ def training_batches(data):
     return batches, table, grad, m, v, d_step
 
 
+def compiled_with(kernel, **constants):
+    """The Numba kernel ``kernel`` of npembed.bags compiled anew with some of the module's constants
+    changed (not cached on disk)."""
+    namespace = dict(vars(bags), **constants)
+    exec(inspect.getsource(kernel.py_func).replace("cache=True, ", ""), namespace)
+    return namespace[kernel.__name__]
+
+
+@contextlib.contextmanager
+def kernels_swapped(replacements):
+    """npembed.bags with some kernels replaced ({name: kernel}) inside the block."""
+    originals = {name: getattr(bags, name) for name in replacements}
+    try:
+        for name, kernel in replacements.items():
+            setattr(bags, name, kernel)
+        yield
+    finally:
+        for name, kernel in originals.items():
+            setattr(bags, name, kernel)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
@@ -52,31 +80,43 @@ def main(argv=None):
                                                                        zero_first=True),
         "adam": lambda batch: kernels.adam_update(table, grad, m, v, 1e-6, 0.9, 0.999, 1e-7),
     }
+    sequence = ["forward", "backward, zeroing", "adam"]
     settings = {"forward alone": ["forward"], "backward alone": ["backward, zeroing"], "adam alone": ["adam"],
-                "training sequence": ["forward", "backward, zeroing", "adam"],
-                "fill first": ["zero", "forward", "backward", "adam"]}
-    for batch in batches[:2]:                    # compile or load the kernels
-        for name in step:
-            step[name](batch)
+                "training sequence": sequence, "fill first": ["zero", "forward", "backward", "adam"],
+                "no prefetch": sequence, "pair by pair": sequence}
+    forward, backward = bags._pooled_lookup_numba, bags._pooled_lookup_backward_numba
+    variants = {"no prefetch": {"_pooled_lookup_numba": compiled_with(forward, PREFETCH_ENTRIES=0),
+                                "_pooled_lookup_backward_numba": compiled_with(backward, PREFETCH_ENTRIES=0)},
+                "pair by pair": {"_pooled_lookup_numba": compiled_with(forward, FORWARD_IDS_AT_ONCE=2)}}
+    for setting in settings:                     # compile or load the kernels
+        with kernels_swapped(variants.get(setting, {})):
+            for batch in batches[:2]:
+                for name in step:
+                    step[name](batch)
     spent = {setting: [] for setting in settings}
     for _ in range(args.rounds):
         for setting, names in settings.items():
             totals = dict.fromkeys(names, 0.0)
-            for batch in batches:
-                for name in names:
-                    started = time.perf_counter()
-                    step[name](batch)
-                    totals[name] += time.perf_counter() - started
+            with kernels_swapped(variants.get(setting, {})):
+                for batch in batches:
+                    for name in names:
+                        started = time.perf_counter()
+                        step[name](batch)
+                        totals[name] += time.perf_counter() - started
             spent[setting].append(totals)
     result = {setting: {name: statistics.median(run[name] for run in runs) * 1000 for name in settings[setting]}
               for setting, runs in spent.items()}
     fill_first = result["fill first"]
-    print(f"{'kernel':<12}{'alone ms':>10}{'in sequence ms':>16}{'with a fill first':>19}")
+    others = ("no prefetch", "pair by pair")
+    print(f"{'kernel':<12}{'alone ms':>10}{'in sequence ms':>16}{'with a fill first':>19}"
+          + "".join(f"{other:>14}" for other in others))
     for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam")):
         print(f"{name:<12}{result[name + ' alone'][key]:>10.2f}{result['training sequence'][key]:>16.2f}"
-              f"{fill_first['backward' if name == 'backward' else name]:>19.2f}")
+              f"{fill_first['backward' if name == 'backward' else name]:>19.2f}"
+              + "".join(f"{result[other][key]:>14.2f}" for other in others))
     print(f"{'zeroing':<12}{'':>10}{'(in backward)':>16}{fill_first['zero']:>19.2f}")
-    print(f"{'in all':<12}{'':>10}{sum(result['training sequence'].values()):>16.2f}{sum(fill_first.values()):>19.2f}")
+    print(f"{'in all':<12}{'':>10}{sum(result['training sequence'].values()):>16.2f}{sum(fill_first.values()):>19.2f}"
+          + "".join(f"{sum(result[other].values()):>14.2f}" for other in others))
     if args.json:
         print(json.dumps(result))
     return result

@@ -19,12 +19,16 @@ import numpy as np
 from .kernels import get_kernels
 from .prefetch import prefetch
 
-# While a kernel sums one review of a shuffled batch, it asks for the first entries of the review
-# PREFETCH_AHEAD places later (see npembed.prefetch): with 2 and 128 entries (8 cache lines of ids
-# and of counts), the training batches' forward and backward take 25-30% less time in the training
-# sequence (benchmarks/bench_kernels_in_context.py). Results do not depend on either number.
+# Two ways the kernels wait less for memory; results do not depend on any of these numbers, and
+# benchmarks/bench_kernels_in_context.py times the kernels with each turned off.
+# - While a kernel sums one review of a shuffled batch, it asks for the first PREFETCH_ENTRIES
+#   entries (8 cache lines of ids and of counts) of the review PREFETCH_AHEAD places later (see
+#   npembed.prefetch); 0 entries asks for nothing.
+# - The forward adds FORWARD_IDS_AT_ONCE ids into a review's sum per load and store of it (an even
+#   number; 2 is pair by pair, see _pooled_lookup_numba).
 PREFETCH_AHEAD = 2
 PREFETCH_ENTRIES = 128
+FORWARD_IDS_AT_ONCE = 8
 
 
 class Bags:
@@ -224,18 +228,18 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
             prefetch(counts, later_start, later_stop)
         start, end = offsets[rows[b]], offsets[rows[b] + 1]
         p = start
-        # ids are summed in pairs, pooled[b] += (c0 E[k0] + c1 E[k1]), pair after pair. Eight ids
-        # at a time, the running sum of four pairs stays in a register (total): the same additions
-        # in the same order, with one load and store of pooled[b] per eight ids instead of per two,
-        # and a body large enough that LLVM vectorizes it 16 floats wide for dim 16 (the forward
-        # of the training batches: 25-30% faster, benchmarks/bench_kernels_in_context.py)
-        while p + 8 <= end:
+        # ids are summed in pairs, pooled[b] += (c0 E[k0] + c1 E[k1]), pair after pair, which halves
+        # the chain of dependent additions. FORWARD_IDS_AT_ONCE (8) ids at a time, the running sum
+        # of their pairs stays in a register (total): the same additions in the same order, with
+        # one load and store of pooled[b] per eight ids instead of per two, and a loop body large
+        # enough that LLVM vectorizes it 16 floats wide for dim 16
+        while p + FORWARD_IDS_AT_ONCE <= end:
             for j in range(dim):
                 total = pooled[b, j]
-                for q in range(p, p + 8, 2):
+                for q in range(p, p + FORWARD_IDS_AT_ONCE, 2):
                     total += counts[q] * embeddings[ids[q], j] + counts[q + 1] * embeddings[ids[q + 1], j]
                 pooled[b, j] = total
-            p += 8
+            p += FORWARD_IDS_AT_ONCE
         while p + 2 <= end:
             k0, k1, c0, c1 = ids[p], ids[p + 1], counts[p], counts[p + 1]
             for j in range(dim):

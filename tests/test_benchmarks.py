@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -30,17 +31,18 @@ def benchmark_modules():
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import bench_epoch
+        import bench_kernels_in_context
         import epoch_peers
     finally:
         sys.path.remove(str(BENCHMARKS))
-    return bench_epoch, epoch_peers
+    return bench_epoch, epoch_peers, bench_kernels_in_context
 
 
 def test_the_jax_peer_learns(monkeypatch):
     """bench_epoch's JAX peer (whole epoch in one jit): on a task its first words decide, the
     validation loss starts near that of a constant guess and falls every epoch."""
     pytest.importorskip("jax")
-    bench_epoch, epoch_peers = benchmark_modules()
+    bench_epoch, epoch_peers, _ = benchmark_modules()
     x, _ = bench_epoch.synthetic_reviews(3000)
     y = (x[:, 1:4] < 60).any(axis=1).astype(int)
     report = {}
@@ -52,7 +54,7 @@ def test_the_jax_peer_learns(monkeypatch):
 
 def test_the_strongest_torch_form_pools_the_same_mean():
     """bench_epoch's PyTorch peer: distinct ids weighted by count / divisor are the (masked) mean."""
-    bench_epoch, epoch_peers = benchmark_modules()
+    bench_epoch, epoch_peers, _ = benchmark_modules()
     import numpy as np
     x = np.array([[5, 7, 5, 0, 0], [1, 2, 3, 4, 4]])
     table = np.random.default_rng(0).normal(size=(10, 3))
@@ -100,6 +102,7 @@ def test_bench_kernels_in_context_times_each_kernel_both_ways():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(result["training sequence"]) == {"forward", "backward, zeroing", "adam"}
     assert set(result["fill first"]) == {"zero", "forward", "backward", "adam"}
+    assert set(result["no prefetch"]) == set(result["pair by pair"]) == set(result["training sequence"])
     for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam")):
         assert result[f"{name} alone"][key] > 0 and result["training sequence"][key] > 0
 
@@ -112,3 +115,30 @@ def test_bench_drift_times_one_and_two_threads_each_round():
     for round_ in rounds:
         assert round_["threads_1_ms"] > 0
         assert set(round_) <= {"time", "threads_1_ms", "threads_2_ms"}
+
+
+def test_the_kernels_the_benchmark_turns_off_give_the_same_bits():
+    """npembed.bags says its results do not depend on PREFETCH_ENTRIES or FORWARD_IDS_AT_ONCE: the
+    variants bench_kernels_in_context.py times (compiled with 0 and 2) give the same bits."""
+    from npembed import bags
+    compiled_with = benchmark_modules()[2].compiled_with
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 300, (200, 90)) * (rng.random((200, 90)) < 0.7)
+    packed = bags.Bags.from_padded(ids.astype(np.int32))
+    batch = packed.take(rng.permutation(200))
+    table = rng.normal(size=(300, 16)).astype(np.float32)
+    d_step = rng.normal(size=(200, 16)).astype(np.float32)
+    first_ids, cuts = packed.split_by_owner(2)
+    forward_args = (batch.ids, batch.counts, batch.offsets, batch.lengths, batch.rows, batch.steps, table)
+    backward_args = (batch.ids, batch.counts, first_ids, cuts, batch.lengths, batch.rows, batch.steps, d_step)
+    results = []
+    for constants in ({}, {"PREFETCH_ENTRIES": 0}, {"FORWARD_IDS_AT_ONCE": 2}):
+        forward = compiled_with(bags._pooled_lookup_numba, **constants)
+        backward = compiled_with(bags._pooled_lookup_backward_numba, **constants)
+        pooled, grads = np.zeros((200, 16), np.float32), np.full((300, 16), np.nan, np.float32)
+        forward(*forward_args, False, pooled)
+        backward(*backward_args, False, True, grads)
+        results.append((pooled, grads))
+    for pooled, grads in results[1:]:
+        np.testing.assert_array_equal(pooled, results[0][0])
+        np.testing.assert_array_equal(grads, results[0][1])
