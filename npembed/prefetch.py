@@ -33,9 +33,10 @@ def prefetch(typingctx, array, start, stop):
         step = context.get_constant(types.intp, max(1, CACHE_LINE // context.get_abi_sizeof(
             context.get_data_type(array_type.dtype))))
         byte_pointer = ir.IntType(8).as_pointer()
-        llvm_prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3),
-            "llvm.prefetch.p0")
+        # declare_intrinsic spells the name for the pointer type of this llvmlite ("llvm.prefetch.p0"
+        # with opaque pointers, "llvm.prefetch.p0i8" in older versions)
+        llvm_prefetch = builder.module.declare_intrinsic(
+            "llvm.prefetch", [byte_pointer], ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3))
         with cgutils.for_range_slice(builder, first, end, step) as (index, _):
             address = cgutils.get_item_pointer(context, builder, array_type, view, [index], wraparound=False)
             # llvm.prefetch(address, 0 = for reading, 3 = keep in every cache level, 1 = data, not code)
