@@ -260,10 +260,17 @@ def test_prefetch_is_emitted_and_changes_no_result():
         prefetch(values, np.int32(start), np.uint16(stop))
         return values[start:stop].sum()
 
+    @numba.njit
+    def prefetched_outside(values):
+        prefetch(values, -64, 0)
+        prefetch(values, values.size, values.size + 64)
+        return 0.0
+
     for dtype in (np.int32, np.float32, np.float64):
         values = np.arange(1000).astype(dtype)
         for start, stop in ((0, 1000), (17, 18), (5, 5), (999, 1000), (40, 3)):
             assert prefetched_sum(values, start, stop) == values[start:stop].sum()
+        assert prefetched_outside(values) == 0.0        # addresses outside the array: still no fault
     assert "llvm.prefetch" in prefetched_sum.inspect_llvm(prefetched_sum.signatures[0])
 
 
