@@ -96,6 +96,18 @@ def test_pack_agrees_and_is_the_count_matrix(batch):
         np.testing.assert_array_equal(counts[offsets[r]:offsets[r + 1]], how_often)
 
 
+def test_pack_sorts_block_by_block_as_one(rng):
+    """The kernel sorts packing.PACK_BLOCK_ROWS rows at a time: many blocks, a last partial one, blocks
+    of padding only, padding anywhere in a row and ids repeated across blocks give the reference."""
+    rows = 3 * packing.PACK_BLOCK_ROWS + 17
+    ids = rng.integers(1, 40, (rows, 25)) * (rng.random((rows, 25)) < 0.6)
+    ids[packing.PACK_BLOCK_ROWS:2 * packing.PACK_BLOCK_ROWS] = 0          # a whole block of padding
+    ids[5] = 39                                                          # one id, 25 times
+    (fast, _), (ref, _) = run_both(packing.pack, ids.astype(np.int32))
+    for a, b in zip(fast, ref):
+        np.testing.assert_array_equal(a, b)
+
+
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=20), parts=st.integers(1, 5))
 def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     vocab, ids = batch
