@@ -142,3 +142,12 @@ def test_the_kernels_the_benchmark_turns_off_give_the_same_bits():
     for pooled, grads in results[1:]:
         np.testing.assert_array_equal(pooled, results[0][0])
         np.testing.assert_array_equal(grads, results[0][1])
+
+
+def test_bench_pack_times_the_kernel_and_its_reference():
+    out = subprocess.run([sys.executable, "bench_pack.py", "--repeats", "1", "--json"],
+                         cwd=BENCHMARKS, capture_output=True, text=True, check=True, timeout=600)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result) == 3
+    for times in result.values():
+        assert times["numba_ms"] > 0 and times["numpy_ms"] > 0
