@@ -9,23 +9,21 @@ one thread, then five times on two, and prints the two medians. If a slow stretc
 second core (a neighbour on its physical core), the one-thread column would stay flat while the
 two-thread one rose; if it hits memory shared by both cores, both columns rise together.
 """
-import argparse
 import json
 import statistics
 import time
 
 import numba
 
+from bench_epoch import benchmark_parser
 from bench_kernels_in_context import training_batches
 from npembed import bags, kernels
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--pause", type=float, default=5.0, help="seconds between rounds")
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
     batches, table, grad, m, v, d_step = training_batches(args.data)
 

@@ -39,6 +39,14 @@ def synthetic_reviews(n=25000, maxlen=500, vocab=10000, seed=0):
     return x, rng.integers(0, 2, n)
 
 
+def benchmark_parser(doc):
+    """A benchmark script's ArgumentParser: the first line of its docstring ``doc``, --data and --json."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    return parser
+
+
 def real_reviews(path, maxlen=500, vocab=10000):
     from npembed.datasets import imdb
     (x, y), _ = imdb.load_data(path, num_words=vocab)
@@ -103,14 +111,12 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=10, help="timed epochs per configuration and run")
     parser.add_argument("--runs", type=int, default=3, help="repeated runs; the medians of their medians "
                         "are reported")
     parser.add_argument("--reference-epochs", type=int, default=2, help="timed epochs of the NumPy path")
     parser.add_argument("--reviews", type=int, default=25000, help="synthetic reviews (without --data)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--no-jax", action="store_true", help="skip JAX even when installed")
     args = parser.parse_args(argv)

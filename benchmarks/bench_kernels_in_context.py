@@ -16,7 +16,6 @@ it, and three ways it ran before:
 The settings alternate round by round in one process, so that the host's drift falls on all of
 them; the medians over the rounds are reported, in ms per epoch of training batches.
 """
-import argparse
 import contextlib
 import inspect
 import json
@@ -25,7 +24,7 @@ import time
 
 import numpy as np
 
-from bench_epoch import real_reviews, synthetic_reviews
+from bench_epoch import benchmark_parser, real_reviews, synthetic_reviews
 from npembed import bags, kernels
 
 
@@ -66,10 +65,8 @@ def kernels_swapped(replacements):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
     batches, table, grad, m, v, d_step = training_batches(args.data)
     step = {

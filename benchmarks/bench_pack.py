@@ -7,14 +7,13 @@ Cases: the tutorial's training and validation reviews (20,000 and 5,000, maxlen 
 and 25,000 synthetic reviews with a vocabulary of 1,000,000 (where the per-id counters are largest).
 Prints the median of the repeats, in ms, and one JSON line with --json.
 """
-import argparse
 import json
 import statistics
 import time
 
 import numpy as np
 
-from bench_epoch import real_reviews, synthetic_reviews
+from bench_epoch import benchmark_parser, real_reviews, synthetic_reviews
 from npembed import bags
 
 
@@ -29,10 +28,8 @@ def median_ms(function, argument, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="aclImdb archive or folder (default: synthetic reviews)")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
     x, _ = real_reviews(args.data) if args.data else synthetic_reviews()
     large_vocabulary, _ = synthetic_reviews(25000, 500, 1_000_000)
