@@ -6,9 +6,11 @@ The kernels of a training step are the forward lookup + mean, the backward scatt
 the (10,000, 16) table. Timed alone (one kernel over an epoch's 40 batches) each finds its data in
 the core's caches; in the sequence each finds part of it pushed out by the others (the table, its
 gradient and Adam's two moments are 640 KB each). The training sequence is timed as npembed runs
-it, and three ways it ran before:
-- "fill first": one thread zeroes the whole gradient before the forward, instead of the backward
-  zeroing the rows each thread owns before adding into them;
+it (the forward, then the backward with the table's Adam step in the same kernel), and four ways it
+ran before:
+- "Adam apart": the backward, then Adam as a kernel of its own (npembed.kernels.adam_update);
+- "fill first": as "Adam apart", but one thread zeroes the whole gradient before the forward,
+  instead of the backward zeroing the rows each thread owns before adding into them;
 - "no prefetch": the kernels compiled with npembed.bags.PREFETCH_ENTRIES = 0 (they ask for nothing
   ahead of time);
 - "pair by pair": the forward compiled with npembed.bags.FORWARD_IDS_AT_ONCE = 2 (one load and store
@@ -69,18 +71,23 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args(argv)
     batches, table, grad, m, v, d_step = training_batches(args.data)
+    adam_numbers = kernels.adam_scalars(table.dtype, 1e-6, 0.9, 0.999, 1e-7)
     step = {
         "zero": lambda batch: grad.fill(0),
         "forward": lambda batch: bags.pooled_lookup(batch, table, False),
         "backward": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad),
         "backward, zeroing": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad,
                                                                        zero_first=True),
+        "backward + Adam": lambda batch: bags.pooled_lookup_backward(batch, d_step[:len(batch)], False, grad,
+                                                                     True, (table, m, v) + adam_numbers),
         "adam": lambda batch: kernels.adam_update(table, grad, m, v, 1e-6, 0.9, 0.999, 1e-7),
     }
-    sequence = ["forward", "backward, zeroing", "adam"]
+    sequence = ["forward", "backward + Adam"]
     settings = {"forward alone": ["forward"], "backward alone": ["backward, zeroing"], "adam alone": ["adam"],
-                "training sequence": sequence, "fill first": ["zero", "forward", "backward", "adam"],
-                "no prefetch": sequence, "pair by pair": sequence}
+                "backward + Adam alone": ["backward + Adam"], "training sequence": sequence,
+                "Adam apart": ["forward", "backward, zeroing", "adam"],
+                "fill first": ["zero", "forward", "backward", "adam"], "no prefetch": sequence,
+                "pair by pair": sequence}
     forward, backward = bags._pooled_lookup_numba, bags._pooled_lookup_backward_numba
     variants = {"no prefetch": {"_pooled_lookup_numba": compiled_with(forward, PREFETCH_ENTRIES=0),
                                 "_pooled_lookup_backward_numba": compiled_with(backward, PREFETCH_ENTRIES=0)},
@@ -103,17 +110,12 @@ def main(argv=None):
             spent[setting].append(totals)
     result = {setting: {name: statistics.median(run[name] for run in runs) * 1000 for name in settings[setting]}
               for setting, runs in spent.items()}
-    fill_first = result["fill first"]
-    others = ("no prefetch", "pair by pair")
-    print(f"{'kernel':<12}{'alone ms':>10}{'in sequence ms':>16}{'with a fill first':>19}"
-          + "".join(f"{other:>14}" for other in others))
-    for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam")):
-        print(f"{name:<12}{result[name + ' alone'][key]:>10.2f}{result['training sequence'][key]:>16.2f}"
-              f"{fill_first['backward' if name == 'backward' else name]:>19.2f}"
-              + "".join(f"{result[other][key]:>14.2f}" for other in others))
-    print(f"{'zeroing':<12}{'':>10}{'(in backward)':>16}{fill_first['zero']:>19.2f}")
-    print(f"{'in all':<12}{'':>10}{sum(result['training sequence'].values()):>16.2f}{sum(fill_first.values()):>19.2f}"
-          + "".join(f"{sum(result[other].values()):>14.2f}" for other in others))
+    columns = {"zero": "zeroing", "forward": "forward", "backward": "backward", "backward, zeroing": "bw zeroing",
+               "adam": "Adam", "backward + Adam": "bw + Adam"}      # bw: backward
+    print(f"{'ms per epoch':<24}" + "".join(f"{label:>12}" for label in columns.values()) + f"{'in all':>10}")
+    for setting, times in result.items():
+        print(f"{setting:<24}" + "".join(f"{times[name]:>12.2f}" if name in times else f"{'':>12}" for name in columns)
+              + f"{sum(times.values()):>10.2f}")
     if args.json:
         print(json.dumps(result))
     return result

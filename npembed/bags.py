@@ -16,7 +16,7 @@ Kernels trust their inputs (ids in range, C-contiguous arrays, matching shapes a
 import numba
 import numpy as np
 
-from .kernels import get_kernels
+from .kernels import adam_entry, adam_update_reference, get_kernels
 from .prefetch import prefetch
 
 # Two ways the kernels wait less for memory; results do not depend on any of these numbers, and
@@ -72,27 +72,32 @@ class Bags:
         """Real (non-padding) ids in each selected row, int64 (batch,)."""
         return self.lengths[self.rows]
 
-    def split_by_owner(self, parts):
+    def split_by_owner(self, parts, row_cost=0.0, table_rows=0):
         """(first_ids (parts + 1,) int64, cuts (n, parts + 1) int64): which part owns which ids.
 
         Part p owns the ids in [first_ids[p], first_ids[p + 1]) (the last part: every id from
-        first_ids[parts - 1] up), chosen so that every part holds about as many entries of the
-        whole packing; part 0 owns id 0 (the padding). Entries cuts[r, p]:cuts[r, p + 1] of row r
-        are part p's: rows keep their ids in ascending order, so each part's entries are one
-        slice. Computed once per parts.
+        first_ids[parts - 1] up), part 0 the padding id 0. Entries cuts[r, p]:cuts[r, p + 1] of row r
+        are part p's: rows keep their ids in ascending order, so each part's entries are one slice.
+        The parts get about equal work in a batch of this one's size: the entries of their ids (the
+        whole packing's, scaled to the batch) plus row_cost for each of the table_rows rows they own
+        (work done once per row and batch, such as an optimizer step; row_cost counts it in entries).
+        Computed once per (parts, row_cost, table_rows), for the batch size of the first call.
         """
-        if parts not in self._owners:
-            per_id = np.bincount(self.ids, minlength=1).cumsum()      # entries with id <= k
-            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)
+        key = (parts, row_cost, table_rows)
+        if key not in self._owners:
+            per_id = np.bincount(self.ids, minlength=max(table_rows, 1)) * (len(self) / len(self.lengths))
+            per_id = np.cumsum(per_id + np.where(np.arange(len(per_id)) < table_rows, row_cost, 0.0))
+            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)   # work with id <= k
             first_ids = np.concatenate([[0], np.maximum(bounds, 1), [len(per_id)]]).astype(np.int64)
-            cuts = np.empty((len(self.lengths), parts + 1), dtype=np.int64)
-            cuts[:, 0], cuts[:, parts] = self.offsets[:-1], self.offsets[1:]
-            for p in range(1, parts):
-                # entries of each row with id < first_ids[p]: a running count read at the row's ends
-                below = np.concatenate([[0], np.cumsum(self.ids < first_ids[p])])
-                cuts[:, p] = self.offsets[:-1] + below[self.offsets[1:]] - below[self.offsets[:-1]]
-            self._owners[parts] = first_ids, cuts
-        return self._owners[parts]
+            # rows keep their ids ascending, so (row, id) keys are ascending over the whole packing, and
+            # the first entry of row r with an id >= k is where r * width + k would be inserted
+            width = np.int64(len(per_id))
+            row_starts = np.arange(len(self.lengths), dtype=np.int64) * width
+            keys = np.repeat(row_starts, np.diff(self.offsets)) + self.ids
+            cuts = np.stack([self.offsets[:-1]] + [np.searchsorted(keys, row_starts + k) for k in first_ids[1:-1]]
+                            + [self.offsets[1:]], axis=1)
+            self._owners[key] = first_ids, cuts
+        return self._owners[key]
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,32 +293,50 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
 #   d_embeddings[k] += counts[k in row b] * d_step[b]   for every distinct real id k of row b
 #   d_embeddings[0] += n_padding[b] * d_step[b]          (unmasked only)
 # With zero_first, d_embeddings is set to 0 first: the result is then this batch's gradient alone.
+# With an Adam step (adam: the table, its m and v, and the step's numbers), the same kernel then
+# applies it to the table: each thread updates the rows whose gradient it has just completed
+# (npembed.kernels.adam_entry, the numbers of kernels.adam_update).
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first=False):
-    """NumPy reference: adds into d_embeddings (vocab, dim) in place (after zeroing it, with zero_first)."""
+def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first=False, adam=None):
+    """NumPy reference: adds into d_embeddings (vocab, dim) in place (after zeroing it, with zero_first);
+    then the Adam step ``adam`` = (table, m, v, alpha, 1 - beta_1, 1 - beta_2, epsilon), if given.
+    Returns how many entries of the table the step left non-finite (0 without a step)."""
     if zero_first:
         d_embeddings[...] = 0
     positions, sample = _entries(bags)
     np.add.at(d_embeddings, bags.ids[positions], bags.counts[positions, None] * d_step[sample])
     if not mask_zero:
         d_embeddings[0] += ((bags.steps - bags.n_real)[:, None] * d_step).sum(axis=0)
+    if adam is None:
+        return 0
+    table, m, v, *numbers = adam
+    return adam_update_reference(table, d_embeddings, m, v, *numbers)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+# One row's Adam step costs about as much as ADAM_ROW_COST entries of the scatter-add, for splitting
+# the table between threads when the step is fused (tuned on the tutorial's batches: 2.0 vs 1.5 and
+# 3.0; results never depend on it).
+ADAM_ROW_COST = 7.0
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, steps, d_step, mask_zero,
-                                  zero_first, d_embeddings):
+                                  zero_first, d_embeddings, table, m, v, alpha, one_minus_beta_1,
+                                  one_minus_beta_2, epsilon):
     # Race-free and deterministic: part p updates only the ids it owns (entries cuts[r, p]:cuts[r, p+1]
     # of every row r, see Bags.split_by_owner), so each row of d_embeddings is written by one
     # thread, always in batch order: the same bits for any number of parts or threads.
+    # An empty table means no Adam step. error_model="numpy": see kernels.SERIAL_ERRORS.
     vocab, dim = d_embeddings.shape
     parts = cuts.shape[1] - 1
+    non_finite = 0
     for part in numba.prange(parts):
+        first, stop = first_ids[part], (vocab if part == parts - 1 else first_ids[part + 1])
         if zero_first:
             # each part zeroes the rows it owns, in the thread that then adds into them: one pass
             # over the table instead of a separate fill, and the rows stay in this core's cache
-            stop = vocab if part == parts - 1 else first_ids[part + 1]
-            d_embeddings[first_ids[part]:stop] = 0
+            d_embeddings[first:stop] = 0
         for b in range(len(rows)):
             r = rows[b]
             if b + PREFETCH_AHEAD < len(rows):
@@ -339,6 +362,14 @@ def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, s
                 k, c = ids[p], counts[p]
                 for j in range(dim):
                     d_embeddings[k, j] += c * d_step[b, j]
+        if table.size:                                   # the Adam step of the rows this part owns,
+            broken = 0                                   # their gradient still in this core's cache
+            for k in range(first, stop):
+                for j in range(dim):
+                    broken += adam_entry(table, d_embeddings, m, v, (k, j), alpha, one_minus_beta_1,
+                                         one_minus_beta_2, epsilon)
+            non_finite += broken
+    return non_finite
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,11 +386,26 @@ def pooled_lookup(bags, embeddings, mask_zero):
     return pooled, bags.n_real
 
 
-def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings, zero_first=False):
-    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim);
-    with zero_first, into zeros: d_embeddings becomes this batch's gradient."""
+def no_adam_step(d_embeddings):
+    """The last seven arguments of _pooled_lookup_backward_numba that ask for no Adam step: an empty
+    table, m and v of d_embeddings' type, and zeros (the kernel is compiled once for both uses)."""
+    empty = d_embeddings[:0]
+    return (empty, empty, empty) + (d_embeddings.dtype.type(0),) * 4
+
+
+def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings, zero_first=False, adam=None):
+    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim); with
+    zero_first, into zeros: d_embeddings becomes this batch's gradient. adam: (table, m, v, alpha,
+    1 - beta_1, 1 - beta_2, epsilon) to apply that Adam step to the table (vocab, dim) with this
+    gradient, in the same kernel (see kernels.adam_update). Returns how many entries of the table the
+    step left non-finite (0 without a step)."""
     if get_kernels() == "numpy":
-        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first)
-    first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
-    _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows, bags.steps,
-                                  d_step, bool(mask_zero), bool(zero_first), d_embeddings)
+        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first, adam)
+    if adam is None:
+        first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
+        adam = no_adam_step(d_embeddings)
+    else:
+        first_ids, cuts = bags.split_by_owner(numba.get_num_threads(), ADAM_ROW_COST, len(d_embeddings))
+    return _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows,
+                                         bags.steps, d_step, bool(mask_zero), bool(zero_first), d_embeddings,
+                                         *adam)

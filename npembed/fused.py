@@ -92,16 +92,28 @@ class EmbeddingMean:
         so dE[k] += count_k d_step[b] for every real id k of row b, and dE[0] += n_padding d_step[b]
         when padding is averaged too.
         """
+        self._backward(d_pooled, None)
+
+    def backward_and_update(self, d_pooled, update):
+        """backward(d_pooled), then the optimizer's step ``update`` applied to the table by the same
+        kernel, each row right after its gradient is complete, by the thread that completed it (the
+        tutorial's epoch: 1-2 ms less, benchmarks/bench_kernels_in_context.py). update: what
+        ``Optimizer.fused_update`` gives for the table (Adam's). Returns how many entries of the table
+        the step left non-finite. The table must be trainable."""
+        if not self.embedding.trainable:
+            raise _checks.StateError(f"the Embedding {self.embedding.name!r} is frozen: it takes no step")
+        return self._backward(d_pooled, update)
+
+    def _backward(self, d_pooled, adam):
         zero_first, self._zero_in_backward = self._zero_in_backward, False
         if not self.embedding.trainable:       # a frozen table needs no gradient
             if zero_first:
                 self.embedding.zero_grads()
-            return None
+            return 0
         d_step = bags.step_gradients(np.asarray(d_pooled, dtype=self.embedding.dtype), self._n_real,
                                      self._packed.steps, self.embedding.mask_zero)
-        bags.pooled_lookup_backward(self._packed, d_step, self.embedding.mask_zero, self.grads["embeddings"],
-                                    zero_first)
-        return None
+        return bags.pooled_lookup_backward(self._packed, d_step, self.embedding.mask_zero,
+                                           self.grads["embeddings"], zero_first, adam)
 
 
 def can_fuse(layers):

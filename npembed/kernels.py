@@ -86,7 +86,9 @@ def adam_update_reference(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2,
 
 
 @numba.njit(inline="always")
-def _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+def adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    """Inside a Numba kernel: one entry's Adam update (index i: an int, or a tuple for 2-D arrays);
+    returns 1 if the new w[i] is not finite, else 0. The kernels here and npembed.bags share it."""
     gi = g[i]
     mi = m[i] + (gi - m[i]) * one_minus_beta_1
     vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2
@@ -101,7 +103,7 @@ def _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilo
 def _adam_update_numba(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     non_finite = 0
     for i in numba.prange(w.size):
-        non_finite += _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+        non_finite += adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
     return non_finite
 
 
@@ -117,7 +119,7 @@ def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, e
     # other threads costs more than the update itself (10 us vs 2 us per call)
     non_finite = 0
     for i in range(w.size):
-        non_finite += _adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+        non_finite += adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
     return non_finite
 
 
@@ -246,11 +248,16 @@ def scatter_add(ids, d_vectors, d_embeddings):
 PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on one thread (every optimizer)
 
 
+def adam_scalars(dtype, alpha, beta_1, beta_2, epsilon):
+    """The numbers of an Adam step as the kernels take them, in dtype: (alpha, 1 - beta_1, 1 - beta_2, epsilon)."""
+    as_dtype = np.dtype(dtype).type
+    return as_dtype(alpha), as_dtype(1.0 - beta_1), as_dtype(1.0 - beta_2), as_dtype(epsilon)
+
+
 def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
     """One Keras-form Adam step on w, m, v in place; scalars are cast to w's dtype. Returns the
     number of entries of w that the step left non-finite."""
-    as_dtype = w.dtype.type
-    args = (as_dtype(alpha), as_dtype(1.0 - beta_1), as_dtype(1.0 - beta_2), as_dtype(epsilon))
+    args = adam_scalars(w.dtype, alpha, beta_1, beta_2, epsilon)
     if _kernels == "numpy":
         return adam_update_reference(w, g, m, v, *args)
     kernel = _adam_update_numba if w.size >= PARALLEL_ADAM_SIZE else _adam_update_serial

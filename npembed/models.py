@@ -117,11 +117,14 @@ class Sequential(trainer.Trainer):
             x, mask = stage.forward(x, mask, training), stage.compute_mask(x, mask)
         return x, mask
 
-    def _batch(self, x, y, backward):
-        """(loss, accuracy) of a checked batch; with backward, grads become the batch's gradients.
+    def _batch(self, x, y, backward, optimizer=None):
+        """(loss, accuracy, done) of a checked batch; with backward, grads become the batch's gradients.
 
         Raises FloatingPointError, before any weight changes and with every gradient 0, when the
         loss or a gradient passed between layers is not finite.
+        optimizer (training): when it has a fused form (Adam), the fused embedding's kernel also
+        applies its coming step to the table, right after the table's gradient (npembed.fused); done
+        maps the table's key to the entries that step left non-finite, for optimizer.step ({} else).
         """
         if backward:                         # the backward passes below add into zeroed gradients
             for stage in self._stages:       # (the fused embedding zeroes its own inside its kernel)
@@ -138,8 +141,9 @@ class Sequential(trainer.Trainer):
             p = last.forward(h, mask, backward)
             loss, d = losses.binary_crossentropy(y, p)
             accuracy = losses.binary_accuracy(y, p, threshold=0.5)
+        done = {}
         if not backward:
-            return loss, accuracy
+            return loss, accuracy, done
         if not np.isfinite(loss):
             self._stop(f"the loss became {loss} (learning rate too high?); training stopped and the "
                        "weights are those from before this batch")
@@ -149,8 +153,20 @@ class Sequential(trainer.Trainer):
             if not np.isfinite(d).all():
                 self._stop("a gradient became non-finite (weights too large?); training stopped and "
                            "the weights are those from before this batch")
-            d = stage.backward(d)
-        return loss, accuracy
+            key, update = self._fused_update(stage, optimizer)
+            if update is None:
+                d = stage.backward(d)
+            else:
+                done[key], d = stage.backward_and_update(d, update), None
+        return loss, accuracy, done
+
+    def _fused_update(self, stage, optimizer):
+        """(key, update): a stage's weight whose optimizer step its backward kernel can apply, and the
+        step (Optimizer.fused_update); (None, None) for any other stage or optimizer."""
+        if optimizer is None or not isinstance(stage, fused.EmbeddingMean) or not stage.embedding.trainable:
+            return None, None
+        key = f"{stage.embedding.name}/embeddings"
+        return key, optimizer.fused_update(self.trainable_params(), key)
 
     def _stop(self, message):
         """Raise FloatingPointError(message), every gradient set to 0 first (none is this batch's)."""

@@ -164,8 +164,10 @@ class Trainer:
     A model inherits it and provides: ``params`` and ``grads`` (same keys), ``rng`` (a Generator),
     ``trainable_params()`` (what the optimizer updates),
     ``dtype``, ``_check_x(x)`` and ``_check_xy(x, y)`` (validate whole datasets), ``_prepare(x)``
-    (a source of batches, see the module docstring), ``_batch(x_batch, y_batch, backward)`` ->
-    (loss, accuracy), setting ``grads`` to the batch's gradients when backward is True, and
+    (a source of batches, see the module docstring), ``_batch(x_batch, y_batch, backward, optimizer=None)``
+    -> (loss, accuracy, done), setting ``grads`` to the batch's gradients when backward is True (given
+    the optimizer, it may apply that optimizer's step to some weights in their backward kernel,
+    see Optimizer.fused_update: done maps their keys to what optimizer.step needs to skip them), and
     ``_outputs(x_batch, logits)`` -> the model's outputs (or the last layer's logits) for a batch.
     """
 
@@ -182,13 +184,13 @@ class Trainer:
         self.metrics = losses.check_metrics(metrics)
 
     def _train_step(self, x, y):
-        loss, accuracy = self._batch(x, y, backward=True)
         with self._held_interrupts:             # every weight gets this update, or none does
-            self.optimizer.step(self.trainable_params(), self.grads)
+            loss, accuracy, done = self._batch(x, y, backward=True, optimizer=self.optimizer)
+            self.optimizer.step(self.trainable_params(), self.grads, done)
         return loss, accuracy
 
     def _test_step(self, x, y):
-        return self._batch(x, y, backward=False)
+        return self._batch(x, y, backward=False)[:2]
 
     @contextlib.contextmanager
     def _training(self):
@@ -209,7 +211,7 @@ class Trainer:
         """
         x, y = self._check_xy(x, y)
         source = self._prepare(x)
-        loss, _ = self._batch(source.take(np.arange(len(x))), y, backward=True)
+        loss, _, _ = self._batch(source.take(np.arange(len(x))), y, backward=True)
         return loss, {key: grad.copy() for key, grad in self.grads.items()}
 
     def train_on_batch(self, x, y):

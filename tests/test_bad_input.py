@@ -247,21 +247,33 @@ def test_load_model_refuses_huge_declared_sizes_before_allocating(tmp_path, mode
 
 
 def ctrl_c_at_adam_call(monkeypatch, at_call):
-    """Make kernels.adam_update send Ctrl-C to this process right after its at_call-th call;
-    returns the list of calls made (one entry per weight updated) and the original function."""
+    """Make every Adam update of a weight (kernels.adam_update, or the embedding's step fused into
+    bags.pooled_lookup_backward) send Ctrl-C to this process right after the at_call-th of them;
+    returns the list of updates made (one entry per weight) and the original adam_update."""
     import os
     import signal
 
-    from npembed import kernels
-    original = kernels.adam_update
+    from npembed import bags, kernels
+    original, original_backward = kernels.adam_update, bags.pooled_lookup_backward
     calls = []
 
-    def interrupting(*args):
-        original(*args)
+    def counted():
         calls.append(1)
         if len(calls) == at_call:
             os.kill(os.getpid(), signal.SIGINT)
+
+    def interrupting(*args):
+        result = original(*args)
+        counted()
+        return result
+
+    def interrupting_backward(*args, **kwargs):
+        result = original_backward(*args, **kwargs)
+        if (args[5:] or [kwargs.get("adam")])[0] is not None:      # the table's Adam step was fused
+            counted()
+        return result
     monkeypatch.setattr(kernels, "adam_update", interrupting)
+    monkeypatch.setattr(bags, "pooled_lookup_backward", interrupting_backward)
     return calls, original
 
 
@@ -274,6 +286,7 @@ def test_ctrl_c_during_an_update_leaves_every_weight_updated(rng, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         interrupted.train_on_batch(x, y)
     assert len(calls) == 5                                  # the step finished before stopping
+    # the first update was the embedding's, fused into its backward: Ctrl-C came before the step began
     for a, b in zip(interrupted.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -32,6 +32,24 @@ def run_both(function, *args):
     return results["numba"], results["numpy"]
 
 
+def fused_step_both(bags, d_step, mask_zero, table, m, v, numbers):
+    """pooled_lookup_backward with an Adam step (zeroing first) under each implementation, on copies:
+    [(non-finite count, gradient, table, m, v)] for numba, then numpy."""
+    results = []
+    for name in ("numba", "numpy"):
+        arrays = [np.zeros_like(table), table.copy(), m.copy(), v.copy()]
+        previous = npembed.get_kernels()
+        npembed.set_kernels(name)
+        try:
+            with np.errstate(over="ignore"):
+                count = packing.pooled_lookup_backward(bags, d_step, mask_zero, arrays[0], True,
+                                                       tuple(arrays[1:]) + tuple(numbers))
+        finally:
+            npembed.set_kernels(previous)
+        results.append((count, *arrays))
+    return results
+
+
 def random_bags(batch, seed):
     """Packed ids and a batch of their rows in random order, some repeated, as fit's batches are."""
     vocab, ids = batch
@@ -80,6 +98,71 @@ def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed, zero_
     rtol = TOLERANCE[dtype]["rtol"]
     for result in (fast[3], ref[3]):
         assert np.all(np.abs(result - expected) <= rtol * magnitude + 1e-300)
+
+
+@given(**bag_cases, parts=st.sampled_from([1, 2, 3, 7]), t=st.integers(1, 1000))
+def test_adam_fused_into_the_backward_is_the_backward_then_adam_update(batch, dim, mask_zero, dtype, seed,
+                                                                      parts, t):
+    """The fused step gives the bits of the backward (zeroing first) followed by kernels.adam_update,
+    for any split of the table between parts, rows of ids no batch row holds included (their m and v
+    decay too); the NumPy reference agrees; both count the non-finite entries the step left."""
+    vocab, ids, rng, bags = random_bags(batch, seed)
+    d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
+    table, m = (rng.normal(size=(vocab + 3, dim)).astype(dtype) for _ in range(2))
+    v = np.abs(rng.normal(size=(vocab + 3, dim))).astype(dtype)
+    alpha = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+    numbers = kernels.adam_scalars(dtype, alpha, 0.9, 0.999, 1e-7)
+    grads = np.full_like(table, np.nan)                      # every row is overwritten
+    separate = [table.copy(), m.copy(), v.copy()]
+    packing.pooled_lookup_backward(bags, d_step, mask_zero, grads, zero_first=True)
+    expected_count = kernels.adam_update(*separate[:1], grads, *separate[1:], alpha, 0.9, 0.999, 1e-7)
+    first_ids, cuts = bags.split_by_owner(parts, packing.ADAM_ROW_COST, len(table))
+    fused = [table.copy(), m.copy(), v.copy()]
+    fused_grads = np.full_like(table, np.nan)
+    count = packing._pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows,
+                                                  bags.steps, d_step, mask_zero, True, fused_grads, *fused,
+                                                  *numbers)
+    assert count == expected_count == 0
+    for a, b in zip([grads] + separate, [fused_grads] + fused):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    fast, ref = fused_step_both(bags, d_step, mask_zero, table, m, v, numbers)
+    assert fast[0] == ref[0] == 0
+    for a, b, c in zip(fast[1:], ref[1:], [grads] + fused):
+        np.testing.assert_array_equal(a.view(np.uint8), c.view(np.uint8))     # the dispatch: the kernel
+        np.testing.assert_allclose(a, b, **TOLERANCE[dtype])
+
+
+def test_adam_fused_into_the_backward_counts_what_overflows():
+    """A step that overflows some entries of the table: the fused kernel and the reference count them."""
+    ids = np.array([[1, 2, 2, 0], [3, 0, 0, 0]], dtype=np.int32)
+    bags = packing.Bags.from_padded(ids)
+    table = np.full((5, 2), 3e38, np.float32)
+    table[3] = 0                                                 # row 3 stays finite
+    m = np.zeros_like(table)
+    v = np.zeros_like(table)
+    d_step = np.array([[-1.0, -1.0], [1.0, 1.0]], np.float32)
+    numbers = kernels.adam_scalars(np.float32, 1e38, 0.9, 0.999, 1e-7)   # a huge step
+    fast, ref = fused_step_both(bags, d_step, True, table, m, v, numbers)
+    assert fast[0] == ref[0] == 4             # rows 1 and 2 overflow; 3 goes from 0 to -3.2e38; 0 and 4 stay
+    np.testing.assert_array_equal(np.isfinite(fast[2]), np.isfinite(ref[2]))
+    assert np.isinf(fast[2][1:3]).all() and np.isfinite(fast[2][[0, 3, 4]]).all()
+
+
+def test_split_by_owner_with_a_row_cost_balances_entries_and_rows(rng):
+    """With a cost per table row (the fused Adam step), the parts share entries plus rows; the split
+    is kept per (parts, row_cost, table_rows), for the size of the batch that first asks."""
+    ids = np.minimum(rng.zipf(1.3, (400, 60)), 999).astype(np.int32)   # frequent ids are small, as in IMDB
+    packed = packing.Bags.from_padded(ids)
+    batch = packed.take(np.arange(100))
+    plain, _ = batch.split_by_owner(2)
+    weighted, cuts = batch.split_by_owner(2, 7.0, 1000)
+    assert weighted[1] > plain[1]                    # part 0 takes more ids, fewer entries per id
+    per_id = np.bincount(packed.ids, minlength=1000) * 100 / 400 + 7.0
+    work = [per_id[weighted[p]:weighted[p + 1]].sum() for p in range(2)]
+    assert abs(work[0] - work[1]) <= per_id.max()    # equal up to the id at the boundary
+    assert packed.take(np.arange(50)).split_by_owner(2, 7.0, 1000)[1] is cuts
+    np.testing.assert_array_equal(cuts[:, 1], [np.searchsorted(packed.ids[packed.offsets[r]:packed.offsets[r + 1]],
+                                                               weighted[1]) + packed.offsets[r] for r in range(400)])
 
 
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=40))
@@ -227,7 +310,8 @@ def test_backward_bit_identical_for_any_number_of_parts(rng):
         zero_first = parts % 2 == 1
         grads = np.full((33, 5), np.nan) if zero_first else np.zeros((33, 5))
         packing._pooled_lookup_backward_numba(bags.ids, bags.counts, *bags.split_by_owner(parts), bags.lengths,
-                                              bags.rows, bags.steps, d_step, False, zero_first, grads)
+                                              bags.rows, bags.steps, d_step, False, zero_first, grads,
+                                              *packing.no_adam_step(grads))
         results.append(grads)
     for grads in results[1:]:
         np.testing.assert_array_equal(grads, results[0])

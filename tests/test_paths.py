@@ -242,3 +242,52 @@ def test_a_batch_that_fails_leaves_every_gradient_zero(rng):
         model.train_on_batch(x, y)
     for key, grad in model.grads.items():
         assert np.all(grad == 0), key
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_adam_fused_into_the_embedding_backward_trains_the_same_bits(monkeypatch, rng, mask_zero):
+    """With Adam, the fused embedding's kernel applies the table's step itself (optimizer.step skips
+    the table): the weights and Adam's state after training are those of the separate step, bit for bit."""
+    from npembed import bags, optimizers
+
+    class SeparateAdam(optimizers.Adam):
+        def fused_update(self, params, key):
+            return None
+
+    fused_steps = []
+    original = bags.pooled_lookup_backward
+
+    def spy(*args):
+        fused_steps.append(args[5] is not None)
+        return original(*args)
+    monkeypatch.setattr(bags, "pooled_lookup_backward", spy)
+    x, y = rng.integers(0, 300, (120, 30)), rng.integers(0, 2, 120)
+    trained = []
+    for optimizer in (optimizers.Adam(learning_rate=0.01), SeparateAdam(learning_rate=0.01)):
+        model = tutorial(300, dim=16, mask_zero=mask_zero, dtype="float32")
+        model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
+        trained.append((model, history.history))
+    assert fused_steps == [True] * 18 + [False] * 18          # 6 batches x 3 epochs, each way
+    (fused_model, fused_history), (separate_model, separate_history) = trained
+    assert fused_history == separate_history
+    for a, b in zip(fused_model.get_weights(), separate_model.get_weights()):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    for slot in ("m", "v"):
+        for key, value in getattr(fused_model.optimizer, slot).items():
+            np.testing.assert_array_equal(value.view(np.uint8), getattr(separate_model.optimizer, slot)[key].view(np.uint8))
+    assert fused_model.optimizer.iterations == separate_model.optimizer.iterations == 18
+
+
+def test_a_frozen_table_takes_no_fused_step(rng):
+    """A frozen table is neither updated nor given Adam slots, and its stage refuses a fused step."""
+    model = tutorial(20, dtype="float32")
+    x, y = rng.integers(0, 20, (30, 7)), rng.integers(0, 2, 30)
+    model.build((None, 7))
+    model.layers[0].trainable = False
+    table = model.get_weights()[0]
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(model.get_weights()[0], table)
+    assert "embedding/embeddings" not in model.optimizer.m and model.optimizer.iterations == 8
+    with pytest.raises(npembed._checks.StateError, match="frozen"):
+        model._stages[0].backward_and_update(np.zeros((30, 3), np.float32), None)
