@@ -78,9 +78,9 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     is wrapped in a timer for the timed epochs and restored afterwards."""
     from npembed import bags, head, kernels
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
-             "pooled_lookup_backward": "backward: scatter-add into the gradient (Numba)",
+             "pooled_lookup_backward": "backward: scatter-add into the gradient, the table's Adam step (Numba)",
              "_head_numba": "head: Dense layers, loss, their backward (Numba)",
-             "adam_update": "Adam update of every weight (Numba)"}
+             "adam_update": "Adam update of the Dense weights (Numba)"}
     modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "_head_numba": head, "adam_update": kernels}
     spent = dict.fromkeys(names, 0.0)
     originals = {name: getattr(modules[name], name) for name in names}
