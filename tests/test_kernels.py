@@ -385,3 +385,26 @@ def test_prefetch_refuses_what_is_not_a_1d_array_and_integers():
         prefetch_by_float(np.zeros(3))
     with pytest.raises(numba.core.errors.TypingError, match="prefetch"):
         prefetch_a_table(np.zeros((3, 3)))
+
+
+def test_ids_are_packed_in_16_bits_when_they_fit_and_the_kernels_give_the_same_bits(rng):
+    """Bags keep ids as uint16 up to 65,535 and int32 above; both kinds give the same bits."""
+    ids = rng.integers(0, 60000, (50, 30)).astype(np.int32)
+    narrow = packing.Bags.from_padded(ids)
+    assert narrow.ids.dtype == np.uint16
+    ids[3, 4] = 65536
+    assert packing.Bags.from_padded(ids).ids.dtype == np.int32
+    ids[3, 4] = 65535
+    narrow = packing.Bags.from_padded(ids)
+    assert narrow.ids.dtype == np.uint16 and narrow.ids.max() == 65535
+    wide = packing.Bags(narrow.ids.astype(np.int32), narrow.counts, narrow.offsets, narrow.lengths, narrow.steps)
+    order = rng.permutation(50)
+    table = rng.normal(size=(65536, 4)).astype(np.float32)
+    d_step = rng.normal(size=(50, 4)).astype(np.float32)
+    results = []
+    for bags in (narrow.take(order), wide.take(order)):
+        grads = np.full_like(table, np.nan)
+        packing.pooled_lookup_backward(bags, d_step, False, grads, zero_first=True)
+        results.append((packing.pooled_lookup(bags, table, False)[0], grads))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

@@ -37,3 +37,19 @@ def test_warm_up_refuses_what_it_cannot_copy():
         warmup.warm_up("model")
     with pytest.raises(TypeError, match="npembed's own layers only"):
         warmup.warm_up(Sequential([Embedding(5, 2), Custom(), GlobalAveragePooling1D(), Dense(1)]))
+
+
+@pytest.mark.parametrize("vocab, id_type", [(65536, "uint16"), (65537, "int32")])
+def test_warm_up_compiles_the_id_type_the_data_will_have(vocab, id_type):
+    """Packed ids are uint16 up to 65,535 and int32 above (bags.Bags.from_padded): the copy's
+    vocabulary is the real one's side of that line, so the kernels it compiles are those training uses."""
+    import numba
+
+    from npembed import bags, kernels
+    if kernels.get_kernels() != "numba":
+        pytest.skip("the NumPy references compile nothing")
+    model = Sequential([Embedding(vocab, 4), GlobalAveragePooling1D(), Dense(1, activation="sigmoid")], seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    warmup.warm_up(model)
+    compiled = {signature[0].dtype for signature in bags._pooled_lookup_numba.signatures}
+    assert getattr(numba, id_type) in compiled
