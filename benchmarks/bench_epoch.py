@@ -194,12 +194,12 @@ def main(argv=None):
         "data": data_source,
     })
     fastest = result["epoch_s_median"]
-    print(f"\n{'implementation':<48}{'epoch (median)':>16}{'vs npembed':>12}")
+    print(f"\n{'implementation':<62}{'epoch (median)':>16}{'vs npembed':>12}")
     for name, seconds in rows:
-        print(f"{name:<48}{seconds * 1000:>13.1f} ms{seconds / fastest:>11.1f}x")
-    print(f"\n{'where an epoch goes (mask_zero=False, median of the runs)':<64}{'ms per epoch':>14}")
+        print(f"{name:<62}{seconds * 1000:>13.1f} ms{seconds / fastest:>11.1f}x")
+    print(f"\n{'where an epoch goes (mask_zero=False, median of the runs)':<72}{'ms per epoch':>14}")
     for name, ms in result["breakdown_ms_per_epoch"].items():
-        print(f"{name:<64}{ms:>14.1f}")
+        print(f"{name:<72}{ms:>14.1f}")
     print("\nrun by run: the host's speed (machine_probe.py) beside npembed's epoch and where it went")
     print(f"{'run':>4}{'chain ns':>10}{'memory ns':>11}{'region us':>11}{'woken us':>10}{'epoch ms':>10}"
           f"{'masked':>8}{'fit s':>7}{'fwd':>7}{'bwd':>7}{'head':>7}{'Adam':>7}{'rest':>7}")
