@@ -5,9 +5,26 @@ keeps per-weight state ("slots": Adam's m and v, RMSprop's velocity, ...) keyed 
 created the first time a weight is stepped, so a layer frozen or unfrozen later just works.
 The arithmetic of each update is a kernel in npembed.kernels, beside its NumPy reference.
 """
+import functools
+import math
+
 import numpy as np
 
 from . import _checks, kernels
+
+_LARGEST = {}                        # dtype -> its largest finite value (np.finfo is slow to ask)
+
+
+def _largest(dtype):
+    if dtype not in _LARGEST:
+        _LARGEST[dtype] = float(np.finfo(dtype).max)
+    return _LARGEST[dtype]
+
+
+@functools.lru_cache(maxsize=64)
+def _rounds_to_zero(dtype, value):
+    """True when the number value is 0 in dtype (epsilon=1e-50 in float32); asked at every step."""
+    return bool(dtype.type(value) == 0)
 
 
 class Optimizer:
@@ -61,10 +78,10 @@ class Optimizer:
         scalars = self.scalars(t)
         for dtype in {w.dtype for w in params.values()}:
             for name, value in scalars.items():
-                if not abs(value) < np.finfo(dtype).max:
+                if not abs(value) < _largest(dtype):
                     raise ValueError(f"{self.describe()} gives step {t} the {name} {value:g}, which is "
                                      f"not a finite {dtype} number")
-                if name in self.positive and dtype.type(value) == 0:
+                if name in self.positive and _rounds_to_zero(dtype, value):
                     raise ValueError(f"{name}={value} is 0 in {dtype}: the update would divide by 0")
         for slot in self.slot_names():
             slot_state = self.state.setdefault(slot, {})
@@ -142,7 +159,7 @@ class Adam(Optimizer):
 
     def scalars(self, t):
         """The step size alpha of step t, and epsilon."""
-        return {"step size": self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t),
+        return {"step size": self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t),
                 "epsilon": self.epsilon}
 
     def update(self, w, g, slots, scalars):
