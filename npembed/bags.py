@@ -224,8 +224,10 @@ def mean_divisors(n_real, steps, mask_zero, dtype):
 def step_gradients(d_pooled, n_real, steps, mask_zero):
     """d_step (batch, dim): the gradient every averaged step of a row receives, d_pooled / divisor.
 
-    d(mean)/dx_t = 1/divisor (see mean_divisors).
+    d(mean)/dx_t = 1/divisor (see mean_divisors); unmasked, every row's divisor is steps.
     """
+    if not mask_zero:
+        return d_pooled / d_pooled.dtype.type(steps)
     return d_pooled / mean_divisors(n_real, steps, mask_zero, d_pooled.dtype)
 
 

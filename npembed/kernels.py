@@ -12,6 +12,7 @@ bottom of each file and never know which implementation ran.
 Kernels trust their inputs: ids in range, C-contiguous arrays, matching shapes and dtypes. The public
 layers and ``Sequential`` check all of that before calling anything here.
 """
+import functools
 import os
 
 import numba
@@ -248,6 +249,7 @@ def scatter_add(ids, d_vectors, d_embeddings):
 PARALLEL_ADAM_SIZE = 1 << 14      # weights with fewer entries are updated on one thread (every optimizer)
 
 
+@functools.lru_cache(maxsize=16)        # asked for every weight of a step, with the same numbers
 def adam_scalars(dtype, alpha, beta_1, beta_2, epsilon):
     """The numbers of an Adam step as the kernels take them, in dtype: (alpha, 1 - beta_1, 1 - beta_2, epsilon)."""
     as_dtype = np.dtype(dtype).type

@@ -54,6 +54,7 @@ class Sequential(trainer.Trainer):
         self.rng = np.random.default_rng(self.seed)
         self.built = False
         self.params, self.grads = {}, {}
+        self._layer_of_weight = {}           # "layer_name/key" -> its layer
         for layer in layers or []:
             self.add(layer)
 
@@ -90,6 +91,7 @@ class Sequential(trainer.Trainer):
         # one flat dict of named weights for the optimizer: "dense/kernel", ...
         self.params = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.params.items()}
         self.grads = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.grads.items()}
+        self._layer_of_weight = {f"{layer.name}/{key}": layer for layer in self.layers for key in layer.params}
         # decided once, here: a Dense(sigmoid) output and the cross-entropy run as one piece on the logit
         self._loss_reads_logits = losses.reads_logits(self.layers[-1])
         self.built = True
@@ -101,8 +103,7 @@ class Sequential(trainer.Trainer):
 
     def trainable_params(self):
         """The weights the optimizer updates: params of the layers whose ``trainable`` is True."""
-        return {f"{layer.name}/{key}": value for layer in self.layers if layer.trainable
-                for key, value in layer.params.items()}
+        return {key: value for key, value in self.params.items() if self._layer_of_weight[key].trainable}
 
     def summary(self, print_fn=print):
         """Print a Keras-like table: layer (type), output shape, parameter count, totals, and what runs fused."""
