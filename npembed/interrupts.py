@@ -5,7 +5,8 @@ import threading
 
 
 class HeldInterrupts:
-    """Holds Ctrl-C (SIGINT) while the weights are being updated: each weight gets the update, or none.
+    """Holds Ctrl-C (SIGINT) while the weights are being updated (in npembed's training, the whole
+    step: the embedding's backward kernel may apply its update): each weight gets it, or none.
 
     ``with held.installed():`` puts a handler in place once around a training loop; inside it,
     ``with held:`` marks one update (two attribute writes, so it costs nothing per batch).

@@ -184,7 +184,9 @@ class Trainer:
         self.metrics = losses.check_metrics(metrics)
 
     def _train_step(self, x, y):
-        with self._held_interrupts:             # every weight gets this update, or none does
+        # Ctrl-C is held for the whole step, as the backward may already apply some weights' updates
+        # (see _batch): every weight gets this update, or none does
+        with self._held_interrupts:
             loss, accuracy, done = self._batch(x, y, backward=True, optimizer=self.optimizer)
             self.optimizer.step(self.trainable_params(), self.grads, done)
         return loss, accuracy
