@@ -13,8 +13,6 @@ real ids of each BATCH row. The mean divides by ``n_real`` when padding is maske
 Kernels trust their inputs (ids in range, C-contiguous arrays, matching shapes and dtypes);
 ``fused.EmbeddingMean.pack`` checks the ids before anything here runs.
 """
-import concurrent.futures
-
 import numba
 import numpy as np
 
@@ -197,26 +195,6 @@ def pack(ids):
     lengths int64: the real ids of each row), see Bags."""
     if get_kernels() == "numpy":
         return pack_reference(ids)
-    ids = np.ascontiguousarray(ids)
-    # each thread packs a run of rows (the kernel releases the GIL), and the runs are joined
-    threads = numba.get_num_threads()
-    tops = sorted({len(ids) * part // threads // PACK_BLOCK_ROWS * PACK_BLOCK_ROWS for part in range(threads)}
-                  | {len(ids)})
-    if len(tops) < 3:
-        return _pack_run(ids)
-    with concurrent.futures.ThreadPoolExecutor(len(tops) - 1) as pool:
-        runs = list(pool.map(_pack_run, [ids[top:bottom] for top, bottom in zip(tops, tops[1:])]))
-    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-    entries = 0
-    for top, bottom, (_, _, run_offsets, _) in zip(tops, tops[1:], runs):
-        offsets[top + 1:bottom + 1] = run_offsets[1:] + entries
-        entries += run_offsets[-1]
-    return (np.concatenate([run[0] for run in runs]), np.concatenate([run[1] for run in runs]), offsets,
-            np.concatenate([run[3] for run in runs]))
-
-
-def _pack_run(ids):
-    """pack for one run of rows, on the calling thread."""
     lengths = np.count_nonzero(ids, axis=1)
     token_offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(lengths, out=token_offsets[1:])
@@ -224,7 +202,7 @@ def _pack_run(ids):
     # blocks of PACK_BLOCK_ROWS rows, or more when a block would hold fewer tokens than the
     # vocabulary: then each block's O(vocab) work stays below its O(tokens) work
     block_rows = max(PACK_BLOCK_ROWS, -(-vocab * len(ids) // max(int(token_offsets[-1]), 1)))
-    return _pack_numba(ids, token_offsets, vocab, block_rows) + (lengths,)
+    return _pack_numba(np.ascontiguousarray(ids), token_offsets, vocab, block_rows) + (lengths,)
 
 
 def _entries(bags):

@@ -191,19 +191,6 @@ def test_pack_sorts_block_by_block_as_one(rng):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3, 7])
-def test_pack_in_runs_of_blocks_on_several_threads_joins_into_one(rng, monkeypatch, threads):
-    """pack splits the rows into runs of whole blocks, one per thread, and joins what each packs:
-    the same arrays as the reference, for any number of threads (more threads than blocks too)."""
-    rows = 5 * packing.PACK_BLOCK_ROWS + 31
-    ids = (rng.integers(1, 300, (rows, 20)) * (rng.random((rows, 20)) < 0.7)).astype(np.int32)
-    ids[7] = 0                                                   # an empty row in the first run
-    monkeypatch.setattr(packing.numba, "get_num_threads", lambda: threads)
-    (fast, _), (ref, _) = run_both(packing.pack, ids)
-    for a, b in zip(fast, ref):
-        np.testing.assert_array_equal(a, b)
-
-
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=20), parts=st.integers(1, 5))
 def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     vocab, ids = batch
