@@ -3,6 +3,7 @@ Embedding + mean over them, each beside its NumPy reference.
 
 This is the fast path of ``Embedding -> GlobalAveragePooling1D`` (see npembed.fused): the same mean
 as the two layers, without the (batch, steps, dim) tensor, and with padding costing O(1) per row.
+Its backward can also apply an Adam step to the table, in the same kernel.
 
 Notation: ``ids`` (n, steps) integer ids; ``embeddings`` (vocab, dim); ``pooled`` (batch, dim).
 A Bags packs n rows once; ``lengths`` (n,) counts the real (non-zero) ids of each PACKED row, and a
@@ -42,7 +43,8 @@ class Bags:
         sums = C @ embeddings  (+ padding * embeddings[0]),     d_embeddings += C.T @ d_step
 
     one multiply-add per distinct id of a row (IMDB reviews: 57% of their words) and O(1) for its
-    padding. A batch is ``bags.take(rows)``: the rows are selected, no data is copied.
+    padding. A batch is ``bags.take(rows)``: the rows are selected, no data is copied. ``ids`` are
+    uint16 when every id fits (see from_padded), else int32; ``counts`` are in the weights' dtype.
     """
 
     def __init__(self, ids, counts, offsets, lengths, steps, rows=None, owners=None):

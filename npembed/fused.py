@@ -6,6 +6,10 @@ computes the same numbers from ``bags.Bags`` (each row's distinct ids and their 
 PyTorch's ``EmbeddingBag(mode="mean")``), so no (batch, steps, dim) tensor is made and padding
 costs O(1) per row. The tests hold it equal to the pair, gradients included.
 
+With Adam, ``EmbeddingMean.backward_and_update`` also applies the optimizer's step to the table in
+the backward's kernel, each row right after its gradient (npembed.bags; ``Sequential._batch`` asks
+for it, and ``Optimizer.step`` then skips the table).
+
 ``stages(layers)`` is the one place that chooses: with the Numba kernels, a leading
 Embedding + GlobalAveragePooling1D runs as one EmbeddingMean and the classifier head
 Dense -> Dense(1, sigmoid) as one npembed.head.DenseHead; with ``set_kernels("numpy")`` every

@@ -11,7 +11,9 @@ One training step, as a student would follow it (``Sequential._batch``)::
 With ``set_kernels("numpy")`` exactly those layers run, each its own forward and backward. With the
 Numba kernels (the default) a leading Embedding + GlobalAveragePooling1D runs as one fused step over
 packed ids (npembed.fused), and the closing Dense -> Dense(1, sigmoid) -> cross-entropy as one kernel
-(npembed.head); both compute the same numbers, and ``summary()`` says so.
+(npembed.head); both compute the same numbers, and ``summary()`` says so. With Adam, the fused step's
+backward kernel also applies Adam to the embedding table, and the optimizer's step skips it (the
+same numbers again: see Optimizer.fused_update).
 compile / fit / evaluate / predict come from npembed.trainer; files are npembed.saving.
 """
 import numpy as np
