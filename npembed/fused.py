@@ -106,6 +106,9 @@ class EmbeddingMean:
         the step left non-finite. The table must be trainable."""
         if not self.embedding.trainable:
             raise _checks.StateError(f"the Embedding {self.embedding.name!r} is frozen: it takes no step")
+        if update is None:
+            raise TypeError("backward_and_update needs the step (Optimizer.fused_update), got None; "
+                            "use backward() when the optimizer has no fused form")
         return self._backward(d_pooled, update)
 
     def _backward(self, d_pooled, adam):

@@ -169,7 +169,10 @@ class Adam(Optimizer):
 
     def fused_update(self, params, key):
         """(table, m, v, alpha, 1 - beta_1, 1 - beta_2, epsilon) of the coming step of params[key], in
-        its dtype: what npembed.bags.pooled_lookup_backward takes to apply it with the gradient."""
+        its dtype: what npembed.bags.pooled_lookup_backward takes to apply it with the gradient.
+        None for a subclass that changes ``update``: the kernel knows only this one."""
+        if type(self).update is not Adam.update:
+            return None
         alpha = self.next_step(params)["step size"]
         w = params[key]
         return (w, self.state["m"][key], self.state["v"][key]) + kernels.adam_scalars(

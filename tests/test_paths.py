@@ -291,3 +291,27 @@ def test_a_frozen_table_takes_no_fused_step(rng):
     assert "embedding/embeddings" not in model.optimizer.m and model.optimizer.iterations == 8
     with pytest.raises(npembed._checks.StateError, match="frozen"):
         model._stages[0].backward_and_update(np.zeros((30, 3), np.float32), None)
+    model.layers[0].trainable = True
+    with pytest.raises(TypeError, match="needs the step"):                 # never a silent no-step
+        model._stages[0].backward_and_update(np.zeros((30, 3), np.float32), None)
+
+
+def test_an_adam_subclass_with_its_own_update_gets_it_for_the_table_too(rng):
+    """The fused kernel knows Adam's update only: a subclass that changes update is not fused."""
+    from npembed import optimizers
+
+    class StillAdam(optimizers.Adam):                    # the update inherited: fused as Adam
+        pass
+
+    class NoMove(optimizers.Adam):
+        def update(self, w, g, slots, scalars):
+            return 0
+
+    assert StillAdam().fused_update({"w": np.zeros(2, np.float32)}, "w") is not None
+    model = tutorial(20, dtype="float32")
+    model.compile(optimizer=NoMove(), loss="binary_crossentropy")
+    model.build((None, 7))
+    before = model.get_weights()
+    model.fit(rng.integers(0, 20, (30, 7)), rng.integers(0, 2, 30), epochs=2, batch_size=8, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
