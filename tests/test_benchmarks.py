@@ -122,8 +122,9 @@ def test_bench_drift_times_one_and_two_threads_each_round():
 
 def test_the_kernels_the_benchmark_turns_off_give_the_same_bits():
     """npembed.bags says its results do not depend on PREFETCH_ENTRIES or FORWARD_IDS_AT_ONCE: the
-    variants bench_kernels_in_context.py times (compiled with 0 and 2) give the same bits."""
-    from npembed import bags
+    variants bench_kernels_in_context.py times (compiled with 0 and 2) give the same bits, with the
+    table's Adam step fused into the backward too."""
+    from npembed import bags, kernels
     compiled_with = benchmark_modules()[2].compiled_with
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 300, (200, 90)) * (rng.random((200, 90)) < 0.7)
@@ -141,10 +142,16 @@ def test_the_kernels_the_benchmark_turns_off_give_the_same_bits():
         pooled, grads = np.zeros((200, 16), np.float32), np.full((300, 16), np.nan, np.float32)
         forward(*forward_args, False, pooled)
         backward(*backward_args, False, True, grads, *bags.no_adam_step(grads))
-        results.append((pooled, grads))
-    for pooled, grads in results[1:]:
-        np.testing.assert_array_equal(pooled, results[0][0])
-        np.testing.assert_array_equal(grads, results[0][1])
+        # and with the table's Adam step, as the benchmark's training sequence runs it
+        stepped, m, v = table.copy(), np.zeros_like(table), np.zeros_like(table)
+        fused_grads = np.full((300, 16), np.nan, np.float32)
+        backward(*backward_args, False, True, fused_grads, stepped, m, v,
+                 *kernels.adam_scalars(np.float32, 1e-3, 0.9, 0.999, 1e-7))
+        results.append((pooled, grads, fused_grads, stepped, m, v))
+    for arrays in results[1:]:
+        for a, b in zip(arrays, results[0]):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(results[0][3], table)       # the step moved the table
 
 
 def test_bench_pack_times_the_kernel_and_its_reference():
