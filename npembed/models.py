@@ -168,8 +168,8 @@ class Sequential(trainer.Trainer):
         step (Optimizer.fused_update); (None, None) for any other stage or optimizer."""
         if optimizer is None or not isinstance(stage, fused.EmbeddingMean) or not stage.embedding.trainable:
             return None, None
-        key = f"{stage.embedding.name}/embeddings"
-        return key, optimizer.fused_update(self.trainable_params(), key)
+        key = f"{stage.embedding.name}/embeddings"      # every weight has the model's dtype: checking
+        return key, optimizer.fused_update({key: self.params[key]}, key)      # the table's checks them all
 
     def _stop(self, message):
         """Raise FloatingPointError(message), every gradient set to 0 first (none is this batch's)."""
