@@ -17,6 +17,12 @@ ran before:
   of a review's sum per two ids instead of per eight).
 The settings alternate round by round in one process, so that the host's drift falls on all of
 them; the medians over the rounds are reported, in ms per epoch of training batches.
+
+The rest of an epoch's kernels are timed alone too: the forward of the 10 validation batches of 500
+reviews, the head kernel (npembed.head: the two Dense layers, the loss and, for the 40 training
+batches, their backward) and the Adam steps of the four Dense weights. "every kernel alone" adds up
+the fastest way each kernel of an epoch was timed here, alone: what an epoch would take with no
+Python between the kernels and no kernel pushing another's data out of the caches.
 """
 import contextlib
 import inspect
@@ -27,13 +33,14 @@ import time
 import numpy as np
 
 from bench_epoch import benchmark_parser, real_reviews, synthetic_reviews
-from npembed import bags, kernels
+from npembed import bags, head, kernels, layers
 
 
-def training_batches(data):
+def training_batches(data, validation=False):
     """An epoch's 40 shuffled training batches of 512 packed reviews (real ones from the archive or
     folder ``data``, else synthetic), and the arrays the kernels work on: the (10,000, 16) table,
-    its gradient, Adam's m and v, and a (512, 16) d_step."""
+    its gradient, Adam's m and v, and a (512, 16) d_step. validation=True adds a seventh item: the
+    epoch's 10 validation batches of 500 reviews, in order."""
     x, _ = real_reviews(data) if data else synthetic_reviews()
     rng = np.random.default_rng(0)
     packed = bags.Bags.from_padded(x[:20000].astype(np.int32))
@@ -42,7 +49,23 @@ def training_batches(data):
     table = rng.uniform(-0.05, 0.05, (10000, 16)).astype(np.float32)
     grad, m, v = np.zeros_like(table), np.zeros_like(table), np.full_like(table, 1e-3)
     d_step = (rng.standard_normal((512, 16)) * 1e-3).astype(np.float32)
-    return batches, table, grad, m, v, d_step
+    if not validation:
+        return batches, table, grad, m, v, d_step
+    held_out = bags.Bags.from_padded(x[20000:25000].astype(np.int32))
+    validation_batches = [held_out.take(np.arange(start, start + 500)) for start in range(0, 5000, 500)]
+    return batches, table, grad, m, v, d_step, validation_batches
+
+
+def tutorial_head(rng):
+    """The tutorial's head, Dense(16, relu) -> Dense(1, sigmoid), built on 16 features, as
+    npembed.models.Sequential runs it (a DenseHead), and (weight, gradient, Adam's m, v) of each of
+    its four weights."""
+    hidden, output = layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")
+    hidden.build((None, 16), rng)
+    output.build((None, 16), rng)
+    weights = [(w, layer.grads[key], np.zeros_like(w), np.full_like(w, 1e-3))
+               for layer in (hidden, output) for key, w in layer.params.items()]
+    return head.DenseHead(hidden, output), weights
 
 
 def compiled_with(kernel, **constants):
@@ -70,7 +93,7 @@ def main(argv=None):
     parser = benchmark_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args(argv)
-    batches, table, grad, m, v, d_step = training_batches(args.data)
+    batches, table, grad, m, v, d_step, validation_batches = training_batches(args.data, validation=True)
     adam_numbers = kernels.adam_scalars(table.dtype, 1e-6, 0.9, 0.999, 1e-7)
     step = {
         "zero": lambda batch: grad.fill(0),
@@ -92,6 +115,20 @@ def main(argv=None):
     variants = {"no prefetch": {"_pooled_lookup_numba": compiled_with(forward, PREFETCH_ENTRIES=0),
                                 "_pooled_lookup_backward_numba": compiled_with(backward, PREFETCH_ENTRIES=0)},
                 "pair by pair": {"_pooled_lookup_numba": compiled_with(forward, FORWARD_IDS_AT_ONCE=2)}}
+    rng = np.random.default_rng(1)
+    dense_head, dense = tutorial_head(rng)
+    pooled = bags.pooled_lookup(batches[0], table, False)[0]
+    labels = rng.integers(0, 2, (len(pooled), 1)).astype(np.float32)
+    others = {       # the rest of an epoch's kernels, each over the whole epoch
+        "validation forward": lambda: [bags.pooled_lookup(batch, table, False) for batch in validation_batches],
+        "head": lambda: ([dense_head.loss_step(pooled[:len(batch)], labels[:len(batch)], True) for batch in batches]
+                         + [dense_head.loss_step(pooled[:len(batch)], labels[:len(batch)], False)
+                            for batch in validation_batches]),
+        "Dense Adam": lambda: [kernels.adam_update(w, g, m_w, v_w, 1e-6, 0.9, 0.999, 1e-7)
+                               for _ in batches for w, g, m_w, v_w in dense],
+    }
+    for other in others.values():
+        other()
     for setting in settings:                     # compile or load the kernels
         with kernels_swapped(variants.get(setting, {})):
             for batch in batches[:2]:
@@ -108,14 +145,31 @@ def main(argv=None):
                         step[name](batch)
                         totals[name] += time.perf_counter() - started
             spent[setting].append(totals)
+        for name, other in others.items():
+            started = time.perf_counter()
+            other()
+            spent.setdefault("other kernels alone", {}).setdefault(name, []).append(time.perf_counter() - started)
+    others_spent = spent.pop("other kernels alone")
     result = {setting: {name: statistics.median(run[name] for run in runs) * 1000 for name in settings[setting]}
               for setting, runs in spent.items()}
+    result["other kernels alone"] = {name: statistics.median(times) * 1000 for name, times in others_spent.items()}
+    alone = {"forward": result["forward alone"]["forward"],       # the fastest way each kernel ran alone
+             "backward + Adam": min(result["backward + Adam alone"]["backward + Adam"],
+                                    result["backward alone"]["backward, zeroing"] + result["adam alone"]["adam"]),
+             **result["other kernels alone"]}
+    result["every kernel alone"] = dict(alone, **{"in all": sum(alone.values())})
     columns = {"zero": "zeroing", "forward": "forward", "backward": "backward", "backward, zeroing": "bw zeroing",
                "adam": "Adam", "backward + Adam": "bw + Adam"}      # bw: backward
     print(f"{'ms per epoch':<24}" + "".join(f"{label:>12}" for label in columns.values()) + f"{'in all':>10}")
-    for setting, times in result.items():
+    for setting in settings:
+        times = result[setting]
         print(f"{setting:<24}" + "".join(f"{times[name]:>12.2f}" if name in times else f"{'':>12}" for name in columns)
               + f"{sum(times.values()):>10.2f}")
+    print("\nthe rest of the epoch's kernels, alone: " + ", ".join(
+        f"{name} {spent_ms:.2f}" for name, spent_ms in result["other kernels alone"].items()) + " ms")
+    print("every kernel of an epoch, each alone (no Python between them, the caches to itself): "
+          f"{result['every kernel alone']['in all']:.2f} ms per epoch ("
+          + ", ".join(f"{name} {spent_ms:.2f}" for name, spent_ms in alone.items()) + ")")
     if args.json:
         print(json.dumps(result))
     return result

@@ -107,6 +107,14 @@ def test_bench_kernels_in_context_times_each_kernel_both_ways():
     for name, key in (("forward", "forward"), ("backward", "backward, zeroing"), ("adam", "adam"),
                       ("backward + Adam", "backward + Adam")):
         assert result[f"{name} alone"][key] > 0
+    assert set(result["other kernels alone"]) == {"validation forward", "head", "Dense Adam"}
+    alone = result.pop("every kernel alone")
+    total = alone.pop("in all")
+    assert set(alone) == {"forward", "backward + Adam"} | set(result["other kernels alone"])
+    assert alone["forward"] == result["forward alone"]["forward"]
+    assert alone["backward + Adam"] == min(result["backward + Adam alone"]["backward + Adam"],
+                                           result["backward alone"]["backward, zeroing"] + result["adam alone"]["adam"])
+    assert total == pytest.approx(sum(alone.values()))
     assert all(value > 0 for times in result.values() for value in times.values())
 
 
