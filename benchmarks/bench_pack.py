@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from bench_epoch import benchmark_parser, real_reviews, synthetic_reviews
-from npembed import bags
+from npembed import packing
 
 
 def median_ms(function, argument, repeats):
@@ -39,9 +39,9 @@ def main(argv=None):
     print(f"{'case':<30}{'Numba kernel ms':>17}{'NumPy reference ms':>20}")
     for name, ids in cases.items():
         ids = np.ascontiguousarray(ids, dtype=np.int32)
-        bags.pack(ids)                                      # compile or load the kernel
-        result[name] = {"numba_ms": median_ms(bags.pack, ids, args.repeats),
-                        "numpy_ms": median_ms(bags.pack_reference, ids, args.repeats)}
+        packing.pack(ids)                                      # compile or load the kernel
+        result[name] = {"numba_ms": median_ms(packing.pack, ids, args.repeats),
+                        "numpy_ms": median_ms(packing.pack_reference, ids, args.repeats)}
         print(f"{name:<30}{result[name]['numba_ms']:>17.1f}{result[name]['numpy_ms']:>20.1f}", flush=True)
     if args.json:
         print(json.dumps(result))

@@ -6,13 +6,14 @@ the student declared them; "numba" (the default) runs the kernels, and the fused
 npembed.fused. The tests hold the two equal.
 
 Here: the Embedding's scatter-add and the Adam update. The packed-ids kernels of the fused
-Embedding + mean live in npembed.bags. Layers and the optimizer call the dispatch functions at the
-bottom of each file and never know which implementation ran.
+Embedding + mean live in npembed.bags, and the packing of the ids in npembed.packing. Layers and the
+optimizer call the dispatch functions at the bottom of each file and never know which implementation ran.
 
 Kernels trust their inputs: ids in range, C-contiguous arrays, matching shapes and dtypes. The public
 layers and ``Sequential`` check all of that before calling anything here.
 """
 import functools
+import importlib
 import os
 
 import numba
@@ -37,16 +38,15 @@ def get_kernels():
     return _kernels
 
 
-_MOVED_TO_BAGS = ("Bags", "pack", "pack_reference", "pooled_lookup", "pooled_lookup_reference",
-                  "pooled_lookup_backward", "pooled_lookup_backward_reference", "step_gradients",
-                  "mean_divisors")
+_MOVED = {"Bags": "bags", "pack": "packing", "pack_reference": "packing", "pooled_lookup": "bags",
+          "pooled_lookup_reference": "bags", "pooled_lookup_backward": "bags",
+          "pooled_lookup_backward_reference": "bags", "step_gradients": "bags", "mean_divisors": "bags"}
 
 
 def __getattr__(name):
-    # the packed-ids kernels moved to npembed.bags; their old names here keep working
-    if name in _MOVED_TO_BAGS:
-        from . import bags
-        return getattr(bags, name)
+    # the packed-ids kernels moved to npembed.bags and npembed.packing; their old names here keep working
+    if name in _MOVED:
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
     raise AttributeError(f"module 'npembed.kernels' has no attribute {name!r}")
 
 

@@ -91,7 +91,7 @@ def test_bench_cold_start_reports_every_kernel(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["cold_s"]) == len(result["warm_s"]) == 1
     compiled = result["compile_s"][0]
-    for kernel in ("npembed.bags._pack_numba", "npembed.bags._pooled_lookup_numba",
+    for kernel in ("npembed.packing._pack_numba", "npembed.bags._pooled_lookup_numba",
                    "npembed.bags._pooled_lookup_backward_numba", "npembed.head._head_numba"):
         assert compiled[kernel] > 0
 

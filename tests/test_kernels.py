@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import bags as packing, kernels
+from npembed import bags as bag_kernels, kernels, packing
 from strategies import id_batches, seeds
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
@@ -42,8 +42,8 @@ def fused_step_both(bags, d_step, mask_zero, table, m, v, numbers):
         npembed.set_kernels(name)
         try:
             with np.errstate(over="ignore"):
-                count = packing.pooled_lookup_backward(bags, d_step, mask_zero, arrays[0], True,
-                                                       tuple(arrays[1:]) + tuple(numbers))
+                count = bag_kernels.pooled_lookup_backward(bags, d_step, mask_zero, arrays[0], True,
+                                                           tuple(arrays[1:]) + tuple(numbers))
         finally:
             npembed.set_kernels(previous)
         results.append((count, *arrays))
@@ -55,7 +55,7 @@ def random_bags(batch, seed):
     vocab, ids = batch
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(ids), size=rng.integers(1, 2 * len(ids) + 1))
-    return vocab, ids, rng, packing.Bags.from_padded(ids).take(rows)
+    return vocab, ids, rng, bag_kernels.Bags.from_padded(ids).take(rows)
 
 
 bag_cases = dict(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=st.integers(1, 20),
@@ -66,7 +66,7 @@ bag_cases = dict(batch=id_batches(max_vocab=9, max_batch=6, max_steps=12), dim=s
 def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids, rng, bags = random_bags(batch, seed)
     table = rng.uniform(-1, 1, (vocab, dim)).astype(dtype)
-    (fast, _), (ref, _) = run_both(packing.pooled_lookup, bags, table, mask_zero)
+    (fast, _), (ref, _) = run_both(bag_kernels.pooled_lookup, bags, table, mask_zero)
     assert fast[0].dtype == ref[0].dtype == dtype
     np.testing.assert_allclose(fast[0], ref[0], **TOLERANCE[dtype])
     np.testing.assert_array_equal(fast[1], ref[1])
@@ -84,7 +84,7 @@ def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed, zero_
     # backward ADDS into grads, or with zero_first replaces every row (those of ids no row holds,
     # up to the last row of the table, too) by the batch's gradient
     start = rng.normal(size=(vocab + 3, dim)).astype(dtype)
-    (_, fast), (_, ref) = run_both(packing.pooled_lookup_backward, bags, d_step, mask_zero, start, zero_first)
+    (_, fast), (_, ref) = run_both(bag_kernels.pooled_lookup_backward, bags, d_step, mask_zero, start, zero_first)
     # both equal a scatter over the padded rows (repeated ids accumulate), computed in float64;
     # a sum's rounding error scales with the sum of its terms' magnitudes, not with the result
     padded = ids[bags.rows]
@@ -114,14 +114,14 @@ def test_adam_fused_into_the_backward_is_the_backward_then_adam_update(batch, di
     numbers = kernels.adam_scalars(dtype, alpha, 0.9, 0.999, 1e-7)
     grads = np.full_like(table, np.nan)                      # every row is overwritten
     separate = [table.copy(), m.copy(), v.copy()]
-    packing.pooled_lookup_backward(bags, d_step, mask_zero, grads, zero_first=True)
+    bag_kernels.pooled_lookup_backward(bags, d_step, mask_zero, grads, zero_first=True)
     expected_count = kernels.adam_update(*separate[:1], grads, *separate[1:], alpha, 0.9, 0.999, 1e-7)
-    first_ids, cuts = bags.split_by_owner(parts, packing.ADAM_ROW_COST, len(table))
+    first_ids, cuts = bags.split_by_owner(parts, bag_kernels.ADAM_ROW_COST, len(table))
     fused = [table.copy(), m.copy(), v.copy()]
     fused_grads = np.full_like(table, np.nan)
-    count = packing._pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows,
-                                                  bags.steps, d_step, mask_zero, True, fused_grads, *fused,
-                                                  *numbers)
+    count = bag_kernels._pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths,
+                                                      bags.rows, bags.steps, d_step, mask_zero, True, fused_grads,
+                                                      *fused, *numbers)
     assert count == expected_count == 0
     for a, b in zip([grads] + separate, [fused_grads] + fused):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
@@ -135,7 +135,7 @@ def test_adam_fused_into_the_backward_is_the_backward_then_adam_update(batch, di
 def test_adam_fused_into_the_backward_counts_what_overflows():
     """A step that overflows some entries of the table: the fused kernel and the reference count them."""
     ids = np.array([[1, 2, 2, 0], [3, 0, 0, 0]], dtype=np.int32)
-    bags = packing.Bags.from_padded(ids)
+    bags = bag_kernels.Bags.from_padded(ids)
     table = np.full((5, 2), 3e38, np.float32)
     table[3] = 0                                                 # row 3 stays finite
     m = np.zeros_like(table)
@@ -152,7 +152,7 @@ def test_split_by_owner_with_a_row_cost_balances_entries_and_rows(rng):
     """With a cost per table row (the fused Adam step), the parts share entries plus rows; the split
     is kept per (parts, row_cost, table_rows), for the size of the batch that first asks."""
     ids = np.minimum(rng.zipf(1.3, (400, 60)), 999).astype(np.int32)   # frequent ids are small, as in IMDB
-    packed = packing.Bags.from_padded(ids)
+    packed = bag_kernels.Bags.from_padded(ids)
     batch = packed.take(np.arange(100))
     plain, _ = batch.split_by_owner(2)
     weighted, cuts = batch.split_by_owner(2, 7.0, 1000)
@@ -194,7 +194,7 @@ def test_pack_sorts_block_by_block_as_one(rng):
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=20), parts=st.integers(1, 5))
 def test_split_by_owner_gives_each_part_a_range_of_ids(batch, parts):
     vocab, ids = batch
-    bags = packing.Bags.from_padded(ids)
+    bags = bag_kernels.Bags.from_padded(ids)
     first_ids, cuts = bags.split_by_owner(parts)
     assert cuts.shape == (len(ids), parts + 1) and first_ids.shape == (parts + 1,)
     assert first_ids[0] == 0 and np.all(np.diff(first_ids) >= 0) and first_ids[-1] == bags.ids.max(initial=0) + 1
@@ -280,7 +280,7 @@ def test_switch_is_documented_and_validated():
 def test_bit_identical_for_any_thread_count(rng):
     """Forward rows are independent; in the backward each id has one owner that adds in batch order."""
     ids = rng.integers(0, 50, (256, 40))
-    bags = packing.Bags.from_padded(ids).take(rng.permutation(256))
+    bags = bag_kernels.Bags.from_padded(ids).take(rng.permutation(256))
     table = rng.normal(size=(50, 8)).astype(np.float32)
     d_step = rng.normal(size=(256, 8)).astype(np.float32)
     previous = numba.get_num_threads()
@@ -290,8 +290,8 @@ def test_bit_identical_for_any_thread_count(rng):
             numba.set_num_threads(threads)
             for _ in range(3):
                 grads = np.zeros((50, 8), np.float32)
-                packing.pooled_lookup_backward(bags, d_step, False, grads)
-                runs.append((packing.pooled_lookup(bags, table, False)[0], grads))
+                bag_kernels.pooled_lookup_backward(bags, d_step, False, grads)
+                runs.append((bag_kernels.pooled_lookup(bags, table, False)[0], grads))
     finally:
         numba.set_num_threads(previous)
     for pooled, grads in runs[1:]:
@@ -303,15 +303,15 @@ def test_backward_bit_identical_for_any_number_of_parts(rng):
     """More parts than threads (or than ids) give the same bits: ownership, not scheduling; and
     zeroing the table inside the kernel (part by part) leaves no row out (they start as NaN)."""
     ids = rng.integers(0, 30, (64, 25))
-    bags = packing.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
+    bags = bag_kernels.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
     d_step = rng.normal(size=(100, 5))
     results = []
     for parts in (1, 2, 3, 7, 64):
         zero_first = parts % 2 == 1
         grads = np.full((33, 5), np.nan) if zero_first else np.zeros((33, 5))
-        packing._pooled_lookup_backward_numba(bags.ids, bags.counts, *bags.split_by_owner(parts), bags.lengths,
-                                              bags.rows, bags.steps, d_step, False, zero_first, grads,
-                                              *packing.no_adam_step(grads))
+        bag_kernels._pooled_lookup_backward_numba(bags.ids, bags.counts, *bags.split_by_owner(parts),
+                                                  bags.lengths, bags.rows, bags.steps, d_step, False, zero_first,
+                                                  grads, *bag_kernels.no_adam_step(grads))
         results.append(grads)
     for grads in results[1:]:
         np.testing.assert_array_equal(grads, results[0])
@@ -325,11 +325,11 @@ def test_forward_adds_each_row_pair_by_pair_in_id_order(rng):
     ids = np.zeros((len(lengths), 60), np.int64)
     for row, length in enumerate(lengths):
         ids[row, :length] = rng.integers(1, 200, length)
-    bags = packing.Bags.from_padded(ids.astype(np.int32))
+    bags = bag_kernels.Bags.from_padded(ids.astype(np.int32))
     for dtype, dim, mask_zero in ((np.float32, 16, False), (np.float32, 7, True), (np.float64, 33, False)):
         table = rng.normal(size=(200, dim)).astype(dtype)
         batch = bags.take(rng.permutation(len(lengths)))
-        pooled = packing.pooled_lookup(batch, table, mask_zero)[0]
+        pooled = bag_kernels.pooled_lookup(batch, table, mask_zero)[0]
         for b, r in enumerate(batch.rows):
             k = batch.ids[batch.offsets[r]:batch.offsets[r + 1]]
             c = batch.counts[batch.offsets[r]:batch.offsets[r + 1]].astype(dtype)
@@ -390,21 +390,21 @@ def test_prefetch_refuses_what_is_not_a_1d_array_and_integers():
 def test_ids_are_packed_in_16_bits_when_they_fit_and_the_kernels_give_the_same_bits(rng):
     """Bags keep ids as uint16 up to 65,535 and int32 above; both kinds give the same bits."""
     ids = rng.integers(0, 60000, (50, 30)).astype(np.int32)
-    narrow = packing.Bags.from_padded(ids)
+    narrow = bag_kernels.Bags.from_padded(ids)
     assert narrow.ids.dtype == np.uint16
     ids[3, 4] = 65536
-    assert packing.Bags.from_padded(ids).ids.dtype == np.int32
+    assert bag_kernels.Bags.from_padded(ids).ids.dtype == np.int32
     ids[3, 4] = 65535
-    narrow = packing.Bags.from_padded(ids)
+    narrow = bag_kernels.Bags.from_padded(ids)
     assert narrow.ids.dtype == np.uint16 and narrow.ids.max() == 65535
-    wide = packing.Bags(narrow.ids.astype(np.int32), narrow.counts, narrow.offsets, narrow.lengths, narrow.steps)
+    wide = bag_kernels.Bags(narrow.ids.astype(np.int32), narrow.counts, narrow.offsets, narrow.lengths, narrow.steps)
     order = rng.permutation(50)
     table = rng.normal(size=(65536, 4)).astype(np.float32)
     d_step = rng.normal(size=(50, 4)).astype(np.float32)
     results = []
     for bags in (narrow.take(order), wide.take(order)):
         grads = np.full_like(table, np.nan)
-        packing.pooled_lookup_backward(bags, d_step, False, grads, zero_first=True)
-        results.append((packing.pooled_lookup(bags, table, False)[0], grads))
+        bag_kernels.pooled_lookup_backward(bags, d_step, False, grads, zero_first=True)
+        results.append((bag_kernels.pooled_lookup(bags, table, False)[0], grads))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
