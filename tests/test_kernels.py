@@ -408,3 +408,14 @@ def test_ids_are_packed_in_16_bits_when_they_fit_and_the_kernels_give_the_same_b
         results.append((bag_kernels.pooled_lookup(bags, table, False)[0], grads))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_the_old_names_in_kernels_still_resolve_and_unknown_ones_do_not():
+    """The packed-ids functions moved from npembed.kernels to npembed.bags and npembed.packing; the
+    old names still give the same objects, and a name that never was there raises AttributeError."""
+    for name in ("Bags", "pooled_lookup", "pooled_lookup_reference", "pooled_lookup_backward",
+                 "pooled_lookup_backward_reference", "step_gradients", "mean_divisors"):
+        assert getattr(kernels, name) is getattr(bag_kernels, name)
+    assert kernels.pack is packing.pack and kernels.pack_reference is packing.pack_reference
+    with pytest.raises(AttributeError, match="no attribute 'packing_kernel'"):
+        kernels.packing_kernel
