@@ -39,7 +39,7 @@ def main(argv=None):
     print(f"{'case':<30}{'Numba kernel ms':>17}{'NumPy reference ms':>20}")
     for name, ids in cases.items():
         ids = np.ascontiguousarray(ids, dtype=np.int32)
-        packing.pack(ids)                                      # compile or load the kernel
+        packing.pack(ids)                                   # compile or load the kernel
         result[name] = {"numba_ms": median_ms(packing.pack, ids, args.repeats),
                         "numpy_ms": median_ms(packing.pack_reference, ids, args.repeats)}
         print(f"{name:<30}{result[name]['numba_ms']:>17.1f}{result[name]['numpy_ms']:>20.1f}", flush=True)
