@@ -23,7 +23,8 @@ def run(cache_dir):
     out = subprocess.run([sys.executable, "-c", TRAIN], env=env, capture_output=True, text=True, check=True,
                          timeout=600)
     lines = (out.stdout + out.stderr).splitlines()
-    ours = [line for line in lines if any(module in line for module in ("kernels.", "bags.", "packing."))]
+    kernel_modules = ("kernels.", "bags.", "packing.")                          # npembed's kernel modules
+    ours = [line for line in lines if any(module in line for module in kernel_modules)]
     saved = [line for line in ours if "data saved" in line]
     loaded = [line for line in ours if "data loaded" in line]
     return saved, loaded
