@@ -124,21 +124,32 @@ def _member_header(archive, name, file_bytes):
         return shape, dtype, info.file_size - member.tell()
 
 
-def _read_member(archive, name, shape, file_bytes):
-    """The member's array, once its header shows ``shape`` and the member really holds those bytes."""
-    member_shape, dtype, stored = _member_header(archive, name, file_bytes)
+def _read_member(archive, name, shape, file_bytes, dtype=None):
+    """The member's array, once its header shows ``shape`` (and ``dtype``, if given) and the member
+    really holds those bytes: what a header merely declares is never allocated."""
+    member_shape, member_dtype, stored = _member_header(archive, name, file_bytes)
     if member_shape != tuple(shape):
         raise ValueError(f"member {name!r} is stored with shape {member_shape}, expected {tuple(shape)}")
-    if dtype.hasobject or stored < int(np.prod(shape, dtype=np.float64)) * dtype.itemsize:
-        raise ValueError(f"member {name!r} declares {tuple(shape)} {dtype} but holds only {stored} bytes")
+    if dtype is not None and member_dtype != np.dtype(dtype):
+        raise ValueError(f"member {name!r} is stored as {member_dtype}, expected {np.dtype(dtype)}")
+    if member_dtype.hasobject or stored < int(np.prod(shape, dtype=np.float64)) * member_dtype.itemsize:
+        raise ValueError(f"member {name!r} declares {tuple(shape)} {member_dtype} but holds only {stored} bytes")
     return archive[name]
+
+
+def _read_config(archive, file_bytes):
+    """The JSON config of a model file: a 1-D uint8 member of at most MAX_CONFIG_BYTES, read like
+    every other member (its declared size checked against what it holds)."""
+    shape = _member_header(archive, "config", file_bytes)[0]
+    if len(shape) != 1 or shape[0] > MAX_CONFIG_BYTES:
+        raise ValueError(f"its config declares shape {shape}: larger than any npembed config "
+                         f"({MAX_CONFIG_BYTES} bytes)")
+    return json.loads(bytes(_read_member(archive, "config", shape, file_bytes, np.uint8)).decode("utf-8"))
 
 
 def _model_from_archive(archive, file_bytes):
     from .models import Sequential
-    if _member_header(archive, "config", file_bytes)[2] > MAX_CONFIG_BYTES:
-        raise ValueError("its config is larger than any npembed config")
-    config = json.loads(bytes(archive["config"]).decode("utf-8"))
+    config = _read_config(archive, file_bytes)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError("its config does not name the npembed.Sequential format")
     if config.get("version") != FORMAT_VERSION:

@@ -6,6 +6,7 @@
   and refused when not finite, of unequal length, or not the pair their manifest names;
 - a writer killed mid-write leaves a temporary that the next write of the same file removes.
 """
+import io
 import json
 import os
 import signal
@@ -93,6 +94,43 @@ def test_a_zip_directory_that_claims_more_than_the_file_holds_is_refused(tmp_pat
         patch_central_directory(path, member, field, value)
         with pytest.raises(ValueError, match=f"{path}.*claims"):
             load_model(path)
+
+
+def replace_member_with_a_lying_header(path, member, declared):
+    """Rewrite one .npy member so that its header declares shape ``declared`` (its own dtype) while
+    the member holds only two bytes after the header; every other member is copied unchanged."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    with io.BytesIO(members[member]) as original:
+        np.lib.format.read_magic(original)
+        _, _, dtype = np.lib.format.read_array_header_1_0(original)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": declared})
+    members[member] = header.getvalue() + b"\x00\x00"     # magic, header, two bytes
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def model_file_members(tmp_path):
+    with zipfile.ZipFile(saved_model(tmp_path)) as archive:
+        return archive.namelist()
+
+
+@pytest.mark.parametrize("member", ["config.npy", "weights/embedding/embeddings.npy",
+                                    "weights/dense/bias.npy", "optimizer/m/embedding/embeddings.npy",
+                                    "optimizer/v/dense/kernel.npy"])
+def test_a_member_whose_header_declares_more_than_it_holds_is_refused_before_allocating(tmp_path, member):
+    """Every member of a model file (the config, each weight, each optimizer slot) is bounded by the
+    bytes it really holds: a header that declares 10**12 entries over two stored bytes is a
+    ValueError naming the file and the member, never a MemoryError."""
+    path = saved_model(tmp_path)
+    assert member in model_file_members(tmp_path)
+    replace_member_with_a_lying_header(path, member, (10**12,))
+    with pytest.raises(ValueError, match=f"{path}.*{member[:-4]}") as caught:
+        load_model(path)
+    assert "MemoryError" not in str(caught.value)
 
 
 def test_only_regular_model_files_are_read(tmp_path):
