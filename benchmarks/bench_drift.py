@@ -17,7 +17,8 @@ import numba
 
 from bench_epoch import benchmark_parser
 from bench_kernels_in_context import training_batches
-from npembed import bags, kernels
+from npembed import kernels
+from npembed.kernels import bags
 
 
 def main(argv=None):

@@ -76,12 +76,13 @@ def epoch_breakdown(x, y, vocab, dim, epochs):
     """Milliseconds per epoch in each Numba kernel, and the rest (batching, checks, the Python around
     the kernels and the optimizer, small NumPy calls), over `epochs` epochs after a warm-up one. Each kernel's dispatch function
     is wrapped in a timer for the timed epochs and restored afterwards."""
-    from npembed import bags, head, kernels
+    from npembed import kernels
+    from npembed.kernels import bags, head
     names = {"pooled_lookup": "forward: embedding lookup + mean (Numba)",
-             "pooled_lookup_backward": "backward: scatter-add into the gradient, the table's Adam step (Numba)",
-             "_head_numba": "head: Dense layers, loss, their backward (Numba)",
-             "adam_update": "Adam update of the Dense weights (Numba)"}
-    modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "_head_numba": head, "adam_update": kernels}
+             "pooled_lookup_backward": "backward: scatter-add into the table's gradient (Numba)",
+             "dense_head": "head: Dense layers, loss, their backward (Numba)",
+             "adam_update": "Adam update of every weight (Numba)"}
+    modules = {"pooled_lookup": bags, "pooled_lookup_backward": bags, "dense_head": head, "adam_update": kernels}
     spent = dict.fromkeys(names, 0.0)
     originals = {name: getattr(modules[name], name) for name in names}
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, explorer, layers, pad_sequences
+from npembed import Sequential, layers, pad_sequences
+from npembed.study import explorer
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from bench_epoch import benchmark_parser, real_reviews, synthetic_reviews
-from npembed import packing
+from npembed.kernels import packing
 
 
 def median_ms(function, argument, repeats):

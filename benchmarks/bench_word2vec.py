@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numba
 
-from npembed import evaluation
+from npembed.wordvectors import evaluation
 from npembed.datasets import imdb
-from npembed.word2vec import Word2Vec
+from npembed.wordvectors.word2vec import Word2Vec
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "eval"
 SETTINGS = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5, alpha=0.025,

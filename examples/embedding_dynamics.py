@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, analysis, explorer, layers, pad_sequences, plotting
-from npembed._io import atomic_write
+from npembed import Sequential, layers, pad_sequences
+from npembed.study import analysis
+from npembed.study import explorer
+from npembed.study import plotting
+from npembed.atomic import atomic_write
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb
 

@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 import npembed
-from npembed import (Sequential, analysis, explorer, interrupts, layers, pad_sequences, projector, scripts, warmup)
+from npembed import Sequential, interrupts, layers, pad_sequences, scripts, warmup
+from npembed.study import analysis, explorer
+from npembed.wordvectors import projector
 from npembed.callbacks import EmbeddingSnapshots
-from npembed._io import atomic_write
+from npembed.atomic import atomic_write
 from npembed.datasets import imdb, reading
 
 QUERY_WORDS = ("beautiful", "wonderful", "awful", "boring", "funny")
@@ -139,7 +141,7 @@ def run(args):
     warmup.warm_up(model)
     # matplotlib takes ~0.25 s to import: imported here rather than at the top, the tokenizing process
     # starts that much sooner, and the import fills time that is spent waiting for that process anyway
-    from npembed import plotting
+    from npembed.study import plotting
     if tokenizing is not None:
         tokenizing.join()
     (train_data, train_labels), (test_data, test_labels) = imdb.load_data(args.data, num_words=args.vocab_size)

@@ -11,7 +11,7 @@ is trained with three embeddings of the same size:
   fine-tuned  initialised from them and trained with the rest, at the same learning rate (npembed's
               optimizers, like Keras's, have one rate for every weight).
 The skip-gram vectors are learned from text the test set does not contain (the training reviews,
-plus the 50,000 unlabeled ones when the archive has them) and cached (npembed.pretrained); the
+plus the 50,000 unlabeled ones when the archive has them) and cached (npembed.wordvectors.pretrained); the
 classifier's word ids are mapped onto them by word.
 
 Protocol, the same for every run: 5,000 training reviews are held out for validation (no subset
@@ -32,15 +32,19 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import analysis, plotting, pretrained, projector, scripts
-from npembed._io import atomic_write
+from npembed import scripts
+from npembed.study import analysis
+from npembed.study import plotting
+from npembed.wordvectors import pretrained
+from npembed.wordvectors import projector
+from npembed.atomic import atomic_write
 from npembed.callbacks import EarlyStopping
 from npembed.datasets import imdb, reading
 from npembed.layers import Dense, Embedding, Flatten, GlobalAveragePooling1D
 from npembed.models import Sequential
 from npembed.optimizers import Adam
-from npembed.sequence import pad_sequences
-from npembed.vectors import embedding_matrix
+from npembed.datasets.sequences import pad_sequences
+from npembed.wordvectors.files import embedding_matrix
 
 KINDS = ("scratch", "frozen", "fine-tuned")
 QUERY_WORDS = ("beautiful", "awful", "boring", "funny")
@@ -386,7 +390,7 @@ def document(results, metrics):
 *Written by `examples/pretrained_embeddings.py`; every figure below was measured by the command
 shown. Rerun it to check them.*
 
-The question: when do embeddings learned from context (skip-gram, `npembed.word2vec`) help the
+The question: when do embeddings learned from context (skip-gram, `npembed.wordvectors.word2vec`) help the
 tutorial's sentiment classifier, and what happens to them when the classifier fine-tunes them?
 
 ## How it is measured

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from npembed import scripts
-from npembed._io import atomic_write
+from npembed.atomic import atomic_write
 from npembed.datasets import imdb, reading
 from npembed.layers import Dense, Embedding, Flatten
 from npembed.models import Sequential
 from npembed.preprocessing.sequence import pad_sequences
 from npembed.preprocessing.text import Tokenizer
-from npembed.vectors import embedding_matrix as fill_embedding_matrix, load_word_vectors
+from npembed.wordvectors.files import embedding_matrix as fill_embedding_matrix, load_word_vectors
 
 
 def section_1(args):

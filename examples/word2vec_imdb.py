@@ -2,7 +2,7 @@
 
     python examples/word2vec_imdb.py --data ../shared/data/aclImdb_v1_labeled.tar.gz
 
-Trains npembed.word2vec.Word2Vec (gensim's settings: 100 dimensions, window 5, 5 negatives,
+Trains npembed.wordvectors.word2vec.Word2Vec (gensim's settings: 100 dimensions, window 5, 5 negatives,
 sample 1e-3, min_count 5, 5 epochs) on the reviews' text, labels unused; prints the neighbours of
 a few words, king - man + woman, and the analogy and WordSim-353 scores; then trains the
 sentiment tutorial's classifier and writes, side by side, the same words' neighbours in both
@@ -18,11 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from npembed import Sequential, analysis, evaluation, explorer, layers, pad_sequences, plotting, projector, scripts
-from npembed._io import atomic_write
+from npembed import Sequential, layers, pad_sequences, scripts
+from npembed.study import analysis
+from npembed.wordvectors import evaluation
+from npembed.study import explorer
+from npembed.study import plotting
+from npembed.wordvectors import projector
+from npembed.atomic import atomic_write
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb, reading
-from npembed.word2vec import Word2Vec
+from npembed.wordvectors.word2vec import Word2Vec
 
 WATCHED = 10_000                        # words whose vectors are kept after every epoch
 QUERY_WORDS = ("beautiful", "awful", "funny", "boring", "great", "plot")

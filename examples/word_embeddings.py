@@ -31,7 +31,9 @@ import numpy as np
 from IPython.display import IFrame, display
 
 import npembed
-from npembed import explorer, layers, projector
+from npembed import layers
+from npembed.study import explorer
+from npembed.wordvectors import projector
 from npembed.callbacks import EmbeddingSnapshots
 from npembed.datasets import imdb
 

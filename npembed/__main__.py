@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _checks
 
-from .projector import load_projector, most_similar
+from .wordvectors.projector import load_projector, most_similar
 
 
 def main(argv=None):
@@ -57,7 +57,7 @@ def main(argv=None):
 
 def _explore(args):
     """explorer.html from the snapshots and the words of an output folder; returns the exit code."""
-    from . import explorer
+    from .study import explorer
     folder = Path(args.out_dir)
     try:
         _, words = load_projector(folder)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _checks
 from .layers import Embedding, first_of_type
-from ._io import atomic_write
+from .atomic import atomic_write
 
 
 class Callback:

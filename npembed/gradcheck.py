@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fused import EmbeddingMean
+from .stages import EmbeddingMean
 from .layers import GlobalAveragePooling1D
 
 
@@ -134,7 +134,7 @@ def check_layer(layer, x, mask=None, rng=None, pooled=False, **options):
     """Check a built float64 layer's backward against finite differences.
 
     Every parameter, and the input when it is a float array. pooled=True checks an Embedding's
-    fast path instead: Embedding + GlobalAveragePooling1D fused (npembed.fused.EmbeddingMean).
+    fast path instead: Embedding + GlobalAveragePooling1D fused (npembed.stages.EmbeddingMean).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     if pooled:

@@ -1,13 +1,13 @@
-"""Binary cross-entropy and its gradient, binary accuracy, and which loss/metric names exist.
+"""Binary cross-entropy and its gradient, binary accuracy, the loss as a model's last stage, and
+which loss/metric names exist.
 
 Labels y and the inputs have shape (batch, 1). When the model's last layer is Dense(sigmoid), its
-sigmoid and the cross-entropy run as one piece on the logit z (``reads_logits``): the loss is then
-exact and finite for any z, and its gradient is simply (sigmoid(z) - y) / batch.
+sigmoid and the cross-entropy run as one piece on the logit z (npembed.stages decides): the loss is
+then exact and finite for any z, and its gradient is simply (sigmoid(z) - y) / batch.
 """
 import numpy as np
 
 from .activations import sigmoid
-from .layers import Dense
 
 EPSILON = 1e-7   # Keras's clip for probabilities
 LOSSES = ("binary_crossentropy",)
@@ -42,9 +42,39 @@ def binary_accuracy(y, scores, threshold):
     return np.count_nonzero((scores > threshold) == (y > 0.5)) / len(y)
 
 
-def reads_logits(last_layer):
-    """True when the loss should read the last layer's logit: a Dense layer with a sigmoid (as Keras)."""
-    return isinstance(last_layer, Dense) and last_layer.activation == "sigmoid"
+class BinaryCrossentropy:
+    """The loss as a model's last stage: ``forward(outputs, y, training)`` -> (loss, accuracy) and
+    ``backward()`` -> d loss / d outputs, of the last forward.
+
+    from_logits: the outputs are logits z (batch, 1), and sigmoid + BCE run as one piece
+    (``binary_crossentropy_from_logits``); else probabilities p, clipped as Keras clips them.
+    """
+
+    def __init__(self, from_logits=False):
+        self.from_logits = bool(from_logits)
+        self.name = "binary_crossentropy" + (" (from logits)" if from_logits else "")
+
+    def forward(self, outputs, y, training=False):
+        """outputs (batch, 1), y (batch, 1) of 0/1 -> (mean loss, accuracy); keeps d loss / d outputs."""
+        if self.from_logits:
+            loss, self._d = binary_crossentropy_from_logits(y, outputs)
+            return loss, binary_accuracy(y, outputs, threshold=0.0)       # p > 0.5  <=>  z > 0
+        loss, self._d = binary_crossentropy(y, outputs)
+        return loss, binary_accuracy(y, outputs, threshold=0.5)
+
+    def backward(self):
+        """d loss / d outputs (batch, 1) of the last forward."""
+        return self._d
+
+    def predictions(self, outputs):
+        """The model's outputs as probabilities (batch, 1)."""
+        return sigmoid(outputs) if self.from_logits else outputs
+
+    def logits(self, outputs):
+        """The logits (batch, 1); TypeError when the outputs are probabilities already."""
+        if not self.from_logits:
+            raise TypeError("logits need a model whose last layer is Dense(activation='sigmoid')")
+        return outputs
 
 
 def accuracy_name(metrics):

@@ -1,24 +1,22 @@
-"""Sequential: a Keras-like stack of layers, and one training step through it.
+"""Sequential: a Keras-like stack of layers, and its training step.
 
-One training step, as a student would follow it (``Sequential._batch``)::
+One training step (``Sequential.train_step``), as a student would follow it::
 
     ids (batch, steps) --Embedding--> vectors (batch, steps, dim) --GlobalAveragePooling1D-->
       pooled (batch, dim) --Dense relu--> hidden --Dense--> logits z (batch, 1)
       --sigmoid + BCE--> loss;   d loss / d z = (sigmoid(z) - y) / batch
-    backward runs the layers in reverse, each adding into its grads (zeroed first); the optimizer updates
-    every weight.
+    then backward through the stages in reverse, each adding into its grads (zeroed first), and
+    one optimizer step over every trainable weight.
 
-With ``set_kernels("numpy")`` exactly those layers run, each its own forward and backward. With the
-Numba kernels (the default) a leading Embedding + GlobalAveragePooling1D runs as one fused step over
-packed ids (npembed.fused), and the closing Dense -> Dense(1, sigmoid) -> cross-entropy as one kernel
-(npembed.head); both compute the same numbers, and ``summary()`` says so. With Adam, the fused step's
-backward kernel also applies Adam to the embedding table, and the optimizer's step skips it (the
-same numbers again: see Optimizer.fused_update).
+What runs is chosen once per dataset by npembed.stages.plan: with ``set_kernels("numpy")`` exactly
+those layers, each its own forward and backward; with the Numba kernels (the default) the
+Embedding + pooling as one stage over packed ids and the two Dense layers with the loss as another.
+The step itself is the same either way; ``summary()`` says what was fused.
 compile / fit / evaluate / predict come from npembed.trainer; files are npembed.saving.
 """
 import numpy as np
 
-from . import _checks, fused, head, losses, saving, trainer
+from . import _checks, saving, stages, trainer
 from .layers import Embedding, Layer, build_stack, split_per_layer
 from .trainer import History  # noqa: F401  (npembed.models.History, as before)
 
@@ -94,8 +92,6 @@ class Sequential(trainer.Trainer):
         self.params = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.params.items()}
         self.grads = {f"{layer.name}/{key}": value for layer in self.layers for key, value in layer.grads.items()}
         self._layer_of_weight = {f"{layer.name}/{key}": layer for layer in self.layers for key in layer.params}
-        # decided once, here: a Dense(sigmoid) output and the cross-entropy run as one piece on the logit
-        self._loss_reads_logits = losses.reads_logits(self.layers[-1])
         self.built = True
 
     def count_params(self):
@@ -112,89 +108,74 @@ class Sequential(trainer.Trainer):
         self._ensure_built()
         print_fn(summary_table(self))
 
-    # ---- one batch ----------------------------------------------------------------------------
-    def _forward_body(self, x, training=False):
-        """Run every stage but the last: (its input, the mask reaching it)."""
-        mask = None
-        for stage in self._stages[:-1]:
-            x, mask = stage.forward(x, mask, training), stage.compute_mask(x, mask)
-        return x, mask
+    # ---- one batch: the steps ------------------------------------------------------------------
+    def train_step(self, x, y):
+        """One update on a batch: its gradients, then one optimizer step over every trainable weight.
 
-    def _batch(self, x, y, backward, optimizer=None):
-        """(loss, accuracy, done) of a checked batch; with backward, grads become the batch's gradients.
-
-        Raises FloatingPointError, before any weight changes and with every gradient 0, when the
-        loss or a gradient passed between layers is not finite.
-        optimizer (training): when it has a fused form (Adam), the fused embedding's kernel also
-        applies its coming step to the table, right after the table's gradient (npembed.fused); done
-        maps the table's key to the entries that step left non-finite, for optimizer.step ({} else).
+        x: a batch taken from ``batch_source(x_all)`` (padded ids, or packed ones on the fast path);
+        y (batch, 1) of 0/1. Returns (loss, accuracy) of the batch before the update. Raises
+        FloatingPointError, with no weight changed, when the loss or a gradient is not finite.
         """
-        if backward:                         # the backward passes below add into zeroed gradients
-            for stage in self._stages:       # (the fused embedding zeroes its own inside its kernel)
-                stage.zero_grads(in_backward=True)
-        h, mask = self._forward_body(x, training=backward)
-        last = self._stages[-1]
-        if isinstance(last, head.DenseHead):      # Numba: the same head, loss and backward in one kernel
-            loss, accuracy, d = last.loss_step(h, y, backward)
-        elif self._loss_reads_logits:        # sigmoid + BCE as one piece: d loss/dz = (sigmoid(z) - y) / batch
-            z = last.forward_logits(h)
-            loss, d = losses.binary_crossentropy_from_logits(y, z)
-            accuracy = losses.binary_accuracy(y, z, threshold=0.0)      # p > 0.5  <=>  z > 0
-        else:
-            p = last.forward(h, mask, backward)
-            loss, d = losses.binary_crossentropy(y, p)
-            accuracy = losses.binary_accuracy(y, p, threshold=0.5)
-        done = {}
-        if not backward:
-            return loss, accuracy, done
-        if not np.isfinite(loss):
-            self._stop(f"the loss became {loss} (learning rate too high?); training stopped and the "
-                       "weights are those from before this batch")
-        if not isinstance(last, head.DenseHead):
-            d = last.backward_logits(d) if self._loss_reads_logits else last.backward(d)
-        for stage in reversed(self._stages[:-1]):
-            if not np.isfinite(d).all():
-                self._stop("a gradient became non-finite (weights too large?); training stopped and "
-                           "the weights are those from before this batch")
-            key, update = self._fused_update(stage, optimizer)
-            if update is None:
-                d = stage.backward(d)
-            else:
-                done[key], d = stage.backward_and_update(d, update), None
-        return loss, accuracy, done
+        loss, accuracy = self.compute_gradients(x, y)
+        with self.interrupts_held():             # Ctrl-C waits: every weight gets this update, or none
+            self.optimizer.step(self.trainable_params(), self.grads)
+        return loss, accuracy
 
-    def _fused_update(self, stage, optimizer):
-        """(key, update): a stage's weight whose optimizer step its backward kernel can apply, and the
-        step (Optimizer.fused_update); (None, None) for any other stage or optimizer."""
-        if optimizer is None or not isinstance(stage, fused.EmbeddingMean) or not stage.embedding.trainable:
-            return None, None
-        key = f"{stage.embedding.name}/embeddings"      # every weight has the model's dtype: checking
-        return key, optimizer.fused_update({key: self.params[key]}, key)      # the table's checks them all
+    def compute_gradients(self, x, y):
+        """grads := d loss / d every weight on a batch (as train_step takes it); returns (loss, accuracy)."""
+        self.zero_grads()
+        h = x
+        mask = None
+        for stage in self.plan.stages:                              # forward, first stage to last
+            h, mask = stage.forward(h, mask, training=True), stage.compute_mask(h, mask)
+        loss, accuracy = self.plan.loss.forward(h, y, training=True)
+        self._stop_unless_finite(loss, f"the loss became {loss} (learning rate too high?)")
+        d = self.plan.loss.backward()                               # d loss / d (last stage's output)
+        for stage in reversed(self.plan.stages):                    # the chain rule, last stage first
+            self._stop_unless_finite(d, "a gradient became non-finite (weights too large?)")
+            d = stage.backward(d)
+        return loss, accuracy
 
-    def _stop(self, message):
-        """Raise FloatingPointError(message), every gradient set to 0 first (none is this batch's)."""
-        for stage in self._stages:
-            stage.zero_grads()
-        raise FloatingPointError(message)
+    def test_step(self, x, y):
+        """(loss, accuracy) of a batch, as train_step takes it; nothing changes."""
+        return self.plan.loss.forward(self.predict_step(x, outputs="last stage"), y)
 
-    def _outputs(self, x, logits=False):
-        """Outputs of a checked batch; logits=True: the last layer before its activation."""
-        h, mask = self._forward_body(x)
-        last = self._stages[-1]
-        if not logits:
-            return last.forward(h, mask)
-        if not hasattr(last, "forward_logits"):
-            raise TypeError(f"logits need a model whose last layer is Dense, not {type(last).__name__}")
-        return last.forward_logits(h)
+    def predict_step(self, x, outputs="predictions"):
+        """The model's outputs for a batch (as train_step takes it), (batch, units of the last layer).
 
-    def _prepare(self, x):
-        """Fix what runs (npembed.fused.stages) and return the source batches are taken from."""
-        self._stages = fused.stages(self.layers)
-        first = self._stages[0]
-        return first.pack(x) if isinstance(first, fused.EmbeddingMean) else trainer.Rows(x)
+        outputs: "predictions" (probabilities for a sigmoid), "logits" (before the last sigmoid), or
+        "last stage" (what the last stage hands the loss).
+        """
+        h, mask = x, None
+        for stage in self.plan.stages:
+            h, mask = stage.forward(h, mask), stage.compute_mask(h, mask)
+        if outputs == "last stage":
+            return h
+        return self.plan.loss.logits(h) if outputs == "logits" else self.plan.loss.predictions(h)
 
-    # ---- checks at the boundary ----------------------------------------------------------------
-    def _check_x(self, x):
+    def zero_grads(self):
+        """Set every gradient to 0 (the backward passes add into them)."""
+        for grad in self.grads.values():
+            grad.fill(0)
+
+    def _stop_unless_finite(self, values, what):
+        """FloatingPointError, every gradient set to 0 first (none is this batch's), unless all finite."""
+        if not np.isfinite(values).all():
+            self.zero_grads()
+            raise FloatingPointError(f"{what}; training stopped and the weights are those from before this batch")
+
+    # ---- datasets: checks at the boundary, and what runs ---------------------------------------
+    def batch_source(self, x):
+        """Choose what runs (npembed.stages.plan) and return where x's batches come from: ``len`` and
+        ``take(rows)``. x: checked by check_data."""
+        self.plan = stages.plan(self.layers)
+        return self.plan.source(x)
+
+    def check_data(self, x, y=None):
+        """x (n, ...) checked against the first layer (building the model from its shape if needed);
+        with y, also a compiled model with one output and y as 0/1 labels (n, 1). Returns x or (x, y)."""
+        if y is not None:
+            self._require_compiled()
         x = _checks.as_array("x", x)
         if not self.built:
             if x.ndim < 2:
@@ -202,12 +183,9 @@ class Sequential(trainer.Trainer):
             if isinstance(self.layers[0] if self.layers else None, Embedding):
                 x = self.layers[0].check_input(x)         # ids are checked before their shape builds the model
             self.build((None,) + x.shape[1:])
-        return self.layers[0].check_input(x)
-
-    def _check_xy(self, x, y):
-        """For training and evaluation: a compiled model with one output, x, and 0/1 labels (n, 1)."""
-        self._require_compiled()
-        x = self._check_x(x)
+        x = self.layers[0].check_input(x)
+        if y is None:
+            return x
         if self.output_shapes[-1][1:] != (1,):
             raise ValueError("binary_crossentropy needs one output per sample, but the model's "
                              f"output shape is {self.output_shapes[-1]}")
@@ -269,9 +247,7 @@ def summary_table(model):
     trainable = sum(int(value.size) for value in model.trainable_params().values())
     rows += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
              f"Non-trainable params: {total - trainable:,}", rule]
-    how = {fused.EmbeddingMean: "run as one fused step over packed ids (npembed.fused).",
-           head.DenseHead: "and the loss run as one kernel (npembed.head)."}
-    notes = [f"{stage.name} {how[type(stage)]}" for stage in fused.stages(model.layers) if type(stage) in how]
-    if notes:            # fused.stages fuses only with the Numba kernels
+    notes = stages.plan(model.layers).notes         # fusing happens only with the Numba kernels
+    if notes:
         rows += notes + ["(With the Numba kernels; set_kernels('numpy') runs every layer one by one.)"]
     return "\n".join(rows)

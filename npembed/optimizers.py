@@ -3,7 +3,7 @@
 ``step(params, grads)`` updates every ``params[key]`` in place from ``grads[key]``. Each optimizer
 keeps per-weight state ("slots": Adam's m and v, RMSprop's velocity, ...) keyed like the weights,
 created the first time a weight is stepped, so a layer frozen or unfrozen later just works.
-The arithmetic of each update is a kernel in npembed.kernels, beside its NumPy reference.
+The arithmetic of each update is a kernel in npembed.kernels.updates, beside its NumPy reference.
 """
 import functools
 import math
@@ -46,55 +46,43 @@ class Optimizer:
         """Names of the per-weight state arrays, e.g. ("m", "v")."""
         return ()
 
-    def step(self, params, grads, done=None):
+    def step(self, params, grads):
         """Update every params[key] in place from grads[key]; keys name the model's weights.
 
-        done: {key: non-finite entries} of weights whose update for this step a kernel has already
-        applied, with the numbers of ``fused_update`` (npembed.fused); they are not updated again.
         Raises ValueError before any change when a step's number is not usable in the weights'
         dtype (learning_rate=1e300 is inf in float32; epsilon=1e-50 is 0), and FloatingPointError
         after a step that made weights non-finite (they are then unusable).
         """
-        done = done or {}
-        if not set(done) <= set(params):
-            raise ValueError(f"done names weights {sorted(set(done) - set(params))} that are not among "
-                             f"{sorted(params)}")
-        scalars = self.next_step(params)
+        scalars = self.scalars(self.iterations + 1)
+        self.check_scalars(scalars, {w.dtype for w in params.values()})
         self.iterations += 1
-        slots = self.slot_names()
-        non_finite = {key: done[key] if key in done else
-                      self.update(w, grads[key], [self.state[slot][key] for slot in slots], scalars)
-                      for key, w in params.items()}
+        non_finite = {key: self.update(w, grads[key], self.slots(key, w), scalars) for key, w in params.items()}
         broken = {key: count for key, count in non_finite.items() if count}
         if broken:
             raise FloatingPointError(f"{type(self).__name__} step {self.iterations} made weights non-finite "
                                      f"({broken} entries; learning_rate={self.learning_rate} too high?): the "
                                      "weights are no longer usable; load saved ones or build the model again")
 
-    def next_step(self, params):
-        """The numbers of the coming step (``scalars(t)``), checked in the dtype of every weight of
-        ``params``; creates the slots those weights lack. Changes no weight (step raises from here)."""
-        t = self.iterations + 1
-        scalars = self.scalars(t)
-        for dtype in {w.dtype for w in params.values()}:
+    def check_scalars(self, scalars, dtypes):
+        """ValueError unless every number of a step (``scalars(t)``) is finite, and non-zero where it
+        divides, in each of the weights' dtypes."""
+        for dtype in dtypes:
             for name, value in scalars.items():
                 if not abs(value) < _largest(dtype):
-                    raise ValueError(f"{self.describe()} gives step {t} the {name} {value:g}, which is "
-                                     f"not a finite {dtype} number")
+                    raise ValueError(f"{self.describe()} gives step {self.iterations + 1} the {name} {value:g}, "
+                                     f"which is not a finite {dtype} number")
                 if name in self.positive and _rounds_to_zero(dtype, value):
                     raise ValueError(f"{name}={value} is 0 in {dtype}: the update would divide by 0")
-        for slot in self.slot_names():
-            slot_state = self.state.setdefault(slot, {})
-            for key, w in params.items():
-                if key not in slot_state:
-                    slot_state[key] = np.zeros_like(w)
-        return scalars
 
-    def fused_update(self, params, key):
-        """What a kernel needs to apply the coming step to params[key] itself, or None when this
-        optimizer has no such kernel (only Adam has one, in npembed.bags). Checks the step like
-        ``step`` does; then ``step(params, grads, done={key: ...})`` completes it."""
-        return None
+    def slots(self, key, w):
+        """The state arrays of weight ``key`` (w), in slot_names() order; zeros the first time."""
+        arrays = []
+        for slot in self.slot_names():
+            per_weight = self.state.setdefault(slot, {})
+            if key not in per_weight:
+                per_weight[key] = np.zeros_like(w)
+            arrays.append(per_weight[key])
+        return arrays
 
     def describe(self):
         """The optimizer as it was constructed, e.g. "Adam(learning_rate=0.001, ...)"."""
@@ -166,17 +154,6 @@ class Adam(Optimizer):
         """One Keras-form Adam step on w and its m, v (see kernels.adam_update)."""
         m, v = slots
         return kernels.adam_update(w, g, m, v, scalars["step size"], self.beta_1, self.beta_2, self.epsilon)
-
-    def fused_update(self, params, key):
-        """(table, m, v, alpha, 1 - beta_1, 1 - beta_2, epsilon) of the coming step of params[key], in
-        its dtype: what npembed.bags.pooled_lookup_backward takes to apply it with the gradient.
-        None for a subclass that changes ``update``: the kernel knows only this one."""
-        if type(self).update is not Adam.update:
-            return None
-        alpha = self.next_step(params)["step size"]
-        w = params[key]
-        return (w, self.state["m"][key], self.state["v"][key]) + kernels.adam_scalars(
-            w.dtype, alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         """The hyperparameters: {"learning_rate", "beta_1", "beta_2", "epsilon"}."""

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 
 from . import _checks, optimizers
-from ._io import atomic_write
+from .atomic import atomic_write
 from .layers import from_config, shapes_through
 
 FORMAT = "npembed.Sequential"

@@ -1,10 +1,11 @@
 """Training any model: the loop (epochs of shuffled batches, validation, callbacks, History) and
 ``Trainer``, the Keras-style public API (compile / fit / evaluate / predict) that models inherit.
 
-A model hands the loop two functions over one batch, ``train_step(x_batch, y_batch)`` (update the
-weights, return the batch's (loss, accuracy) from before the update) and ``test_step(x_batch,
-y_batch)`` (the same numbers without updating), and a source of batches: any object with
-``len(source)`` and ``source.take(rows)`` (``Rows`` for a plain array, ``bags.Bags`` for packed ids).
+The loop calls a model's public steps on one batch at a time: ``train_step(x_batch, y_batch)``
+(update the weights, return the batch's (loss, accuracy) from before the update) and
+``test_step(x_batch, y_batch)`` (the same numbers without updating); batches come from a source,
+any object with ``len(source)`` and ``source.take(rows)`` (npembed.stages.Rows for a plain array,
+npembed.kernels.bags.Bags for packed ids).
 
 The NaN policy: a step that finds a non-finite loss or gradient raises FloatingPointError BEFORE it
 changes any weight; the loop then ends training with that error, unless a callback (TerminateOnNaN)
@@ -36,20 +37,6 @@ class History:
             self.history.setdefault(key, []).append(value)
 
 
-class Rows:
-    """A plain array as a source of batches: ``take(rows)`` is ``x[rows]``."""
-
-    def __init__(self, x):
-        self.x = x
-
-    def take(self, rows):
-        """x[rows]: the batch of the given row indices."""
-        return self.x[rows]
-
-    def __len__(self):
-        return len(self.x)
-
-
 def split_validation(x, y, fraction):
     """Keras's validation_split: the LAST fraction of the samples, taken before any shuffling.
 
@@ -70,7 +57,7 @@ def call(callbacks, hook, *args):
             method(*args)
 
 
-def fit(model, train_step, test_step, source, y, validation=None, epochs=1, batch_size=32,
+def fit_loop(model, train_step, test_step, source, y, validation=None, epochs=1, batch_size=32,
         shuffle=True, verbose=1, callbacks=(), accuracy_name="accuracy"):
     """Train for ``epochs`` passes over (source, y); returns a History.
 
@@ -99,7 +86,7 @@ def fit(model, train_step, test_step, source, y, validation=None, epochs=1, batc
         if accuracy_name:
             logs[accuracy_name] = accuracy_sum / seen
         if validation is not None:
-            val_loss, val_accuracy = evaluate(test_step, *validation, batch_size)
+            val_loss, val_accuracy = evaluate_loop(test_step, *validation, batch_size)
             logs["val_loss"] = val_loss
             if accuracy_name:
                 logs[f"val_{accuracy_name}"] = val_accuracy
@@ -147,7 +134,7 @@ def batches(source, batch_size):
         yield rows, source.take(rows)
 
 
-def evaluate(test_step, source, y, batch_size):
+def evaluate_loop(test_step, source, y, batch_size):
     """[loss, accuracy] over the whole source: batch-size-weighted means of test_step's values."""
     loss_sum = accuracy_sum = 0.0
     for rows, x_batch in batches(source, batch_size):
@@ -158,17 +145,14 @@ def evaluate(test_step, source, y, batch_size):
 
 
 class Trainer:
-    """What every npembed model offers on top of its layers: compile, fit, evaluate, predict,
+    """What every npembed model offers on top of its steps: compile, fit, evaluate, predict,
     train_on_batch and loss_and_gradients, with their arguments checked here.
 
-    A model inherits it and provides: ``params`` and ``grads`` (same keys), ``rng`` (a Generator),
-    ``trainable_params()`` (what the optimizer updates),
-    ``dtype``, ``_check_x(x)`` and ``_check_xy(x, y)`` (validate whole datasets), ``_prepare(x)``
-    (a source of batches, see the module docstring), ``_batch(x_batch, y_batch, backward, optimizer=None)``
-    -> (loss, accuracy, done), setting ``grads`` to the batch's gradients when backward is True (given
-    the optimizer, it may apply that optimizer's step to some weights in their backward kernel,
-    see Optimizer.fused_update: done maps their keys to what optimizer.step needs to skip them), and
-    ``_outputs(x_batch, logits)`` -> the model's outputs (or the last layer's logits) for a batch.
+    A model inherits it and provides, all public: ``params`` and ``grads`` (same keys), ``rng``
+    (a Generator), ``trainable_params()`` (what the optimizer updates), ``check_data(x, y=None)``
+    (a whole dataset checked: x, or (x, y)), ``batch_source(x)`` (where its batches come from, see
+    the module docstring), and the steps on one batch of that source: ``train_step(x, y)``,
+    ``test_step(x, y)``, ``predict_step(x, outputs)`` and ``compute_gradients(x, y)``.
     """
 
     def __init__(self):
@@ -183,16 +167,9 @@ class Trainer:
         self.loss = losses.check_loss(loss)
         self.metrics = losses.check_metrics(metrics)
 
-    def _train_step(self, x, y):
-        # Ctrl-C is held for the whole step, as the backward may already apply some weights' updates
-        # (see _batch): every weight gets this update, or none does
-        with self._held_interrupts:
-            loss, accuracy, done = self._batch(x, y, backward=True, optimizer=self.optimizer)
-            self.optimizer.step(self.trainable_params(), self.grads, done)
-        return loss, accuracy
-
-    def _test_step(self, x, y):
-        return self._batch(x, y, backward=False)[:2]
+    def interrupts_held(self):
+        """A ``with`` block in which Ctrl-C waits until the block ends (one weight update)."""
+        return self._held_interrupts
 
     @contextlib.contextmanager
     def _training(self):
@@ -203,7 +180,12 @@ class Trainer:
     def _require_compiled(self):
         if self.optimizer is None:
             raise _checks.StateError("the model must be compiled before training or evaluating: "
-                               "call model.compile(optimizer='adam', loss='binary_crossentropy')")
+                                     "call model.compile(optimizer='adam', loss='binary_crossentropy')")
+
+    def _whole_batch(self, x, y):
+        """(batch, y) of a whole checked dataset, as one batch of its source."""
+        x, y = self.check_data(x, y)
+        return self.batch_source(x).take(np.arange(len(x))), y
 
     def loss_and_gradients(self, x, y):
         """Loss of the batch (x, y) and the gradient of every weight; no weight changes.
@@ -211,17 +193,14 @@ class Trainer:
         x (batch, ...) as fit takes it, y (batch,) of 0/1. Returns (loss, {name: gradient}) with
         the keys, shapes and dtypes of ``params`` (copies). What gradcheck.check_model differences.
         """
-        x, y = self._check_xy(x, y)
-        source = self._prepare(x)
-        loss, _, _ = self._batch(source.take(np.arange(len(x))), y, backward=True)
+        loss, _ = self.compute_gradients(*self._whole_batch(x, y))
         return loss, {key: grad.copy() for key, grad in self.grads.items()}
 
     def train_on_batch(self, x, y):
         """One update on (x, y); returns [loss, accuracy] of the batch before the update."""
-        x, y = self._check_xy(x, y)
-        source = self._prepare(x)
+        batch, y = self._whole_batch(x, y)
         with self._training():
-            return list(self._train_step(source.take(np.arange(len(x))), y))
+            return list(self.train_step(batch, y))
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
             shuffle=True, verbose=1, callbacks=None):
@@ -231,43 +210,43 @@ class Trainer:
         batch_size = _checks.positive_int("batch_size", batch_size)
         validation_split = _checks.finite_float("validation_split", validation_split,
                                                 low=0, high=1, high_open=True)
-        x, y = self._check_xy(x, y)
+        x, y = self.check_data(x, y)
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            validation = self._check_xy(*validation_data)
+            validation = self.check_data(*validation_data)
         elif validation_split > 0:
             x, y, *validation = split_validation(x, y, validation_split)
-        source = self._prepare(x)
+        source = self.batch_source(x)
         if validation is not None:
-            validation = (self._prepare(validation[0]), validation[1])
+            validation = (self.batch_source(validation[0]), validation[1])
         with self._training():
-            self.history = fit(self, self._train_step, self._test_step, source, y, validation, epochs,
-                               batch_size, shuffle, verbose, callbacks or (),
-                               accuracy_name=losses.accuracy_name(self.metrics))
+            self.history = fit_loop(self, self.train_step, self.test_step, source, y, validation, epochs,
+                                    batch_size, shuffle, verbose, callbacks or (),
+                                    accuracy_name=losses.accuracy_name(self.metrics))
         return self.history
 
     def evaluate(self, x, y, batch_size=32):
         """[loss, accuracy] over (x, y), batch-size-weighted means (just [loss] without metrics)."""
         self._require_compiled()
         batch_size = _checks.positive_int("batch_size", batch_size)
-        x, y = self._check_xy(x, y)
+        x, y = self.check_data(x, y)
         with _threads.blas_single_threaded():
-            result = evaluate(self._test_step, self._prepare(x), y, batch_size)
+            result = evaluate_loop(self.test_step, self.batch_source(x), y, batch_size)
         return result if losses.accuracy_name(self.metrics) else result[:1]
 
     def predict(self, x, batch_size=32):
         """Model outputs for x, shape (n, units of the last layer)."""
-        return self._predict(x, batch_size, logits=False)
+        return self._predict(x, batch_size, "predictions")
 
     def predict_logits(self, x, batch_size=32):
-        """The last layer's values before its activation, (n, units): e.g. log-odds for a sigmoid."""
-        return self._predict(x, batch_size, logits=True)
+        """The last layer's values before its sigmoid, (n, 1): log-odds."""
+        return self._predict(x, batch_size, "logits")
 
-    def _predict(self, x, batch_size, logits):
+    def _predict(self, x, batch_size, outputs):
         batch_size = _checks.positive_int("batch_size", batch_size)
-        source = self._prepare(self._check_x(x))
+        source = self.batch_source(self.check_data(x))
         with _threads.blas_single_threaded():
-            return np.concatenate([self._outputs(x_batch, logits).copy()
+            return np.concatenate([self.predict_step(x_batch, outputs).copy()
                                    for _, x_batch in batches(source, batch_size)])

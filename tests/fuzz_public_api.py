@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import npembed
-from npembed import Sequential, pad_sequences, projector
+from npembed import Sequential, pad_sequences
+from npembed.wordvectors import projector
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
 
 ALLOWED = (ValueError, TypeError, IndexError, KeyError)
@@ -160,7 +161,7 @@ def test_load_data_parameters(tmp_path_factory, args):
 @given(lr=hostile_scalars(), beta_1=hostile_scalars(), patience=hostile_scalars(), every=hostile_scalars(),
        vectors=hostile_arrays(), components=hostile_scalars())
 def test_optimizer_callbacks_and_analysis_arguments(lr, beta_1, patience, every, vectors, components):
-    from npembed import analysis
+    from npembed.study import analysis
     from npembed.callbacks import EarlyStopping, EmbeddingSnapshots
     from npembed.optimizers import Adam
     call(Adam, learning_rate=lr)

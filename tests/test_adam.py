@@ -66,22 +66,3 @@ def test_epsilon_sits_outside_sqrt_of_uncorrected_v():
 def test_bad_hyperparameters(kwargs):
     with pytest.raises((ValueError, TypeError), match=list(kwargs)[0]):
         Adam(**kwargs)
-
-
-def test_step_skips_the_weights_a_kernel_already_updated():
-    """done: weights updated by a fused kernel (with fused_update's numbers) are not updated again;
-    their non-finite counts still fail the step; unknown names are refused before any change."""
-    params = {"a": np.ones(3, np.float32), "b": np.ones(3, np.float32)}
-    grads = {key: np.full(3, 0.5, np.float32) for key in params}
-    optimizer = Adam(learning_rate=0.1)
-    table, m, v, *numbers = optimizer.fused_update(params, "a")
-    assert table is params["a"] and m is optimizer.m["a"] and v is optimizer.v["a"]
-    assert optimizer.iterations == 0 and np.all(params["a"] == 1)       # nothing has changed yet
-    optimizer.step(params, grads, done={"a": 0})
-    np.testing.assert_array_equal(params["a"], 1)                       # skipped: a kernel did it
-    assert np.all(params["b"] < 1) and optimizer.iterations == 1
-    with pytest.raises(ValueError, match=r"\['c'\]"):
-        optimizer.step(params, grads, done={"c": 0})
-    assert optimizer.iterations == 1
-    with pytest.raises(FloatingPointError, match="'a': 2"):
-        optimizer.step(params, grads, done={"a": 2})

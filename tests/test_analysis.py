@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from npembed import analysis, plotting, projector
+from npembed.study import analysis
+from npembed.study import plotting
+from npembed.wordvectors import projector
 from test_example import ROOT, make_archive
 from test_model import reviews, tutorial_model
 

@@ -91,8 +91,8 @@ def test_bench_cold_start_reports_every_kernel(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["cold_s"]) == len(result["warm_s"]) == 1
     compiled = result["compile_s"][0]
-    for kernel in ("npembed.packing._pack_numba", "npembed.bags._pooled_lookup_numba",
-                   "npembed.bags._pooled_lookup_backward_numba", "npembed.head._head_numba"):
+    for kernel in ("npembed.kernels.packing._pack_numba", "npembed.kernels.bags._pooled_lookup_numba",
+                   "npembed.kernels.bags._pooled_lookup_backward_numba", "npembed.kernels.head._dense_head_numba"):
         assert compiled[kernel] > 0
 
 
@@ -132,7 +132,8 @@ def test_the_kernels_the_benchmark_turns_off_give_the_same_bits():
     """npembed.bags says its results do not depend on PREFETCH_ENTRIES or FORWARD_IDS_AT_ONCE: the
     variants bench_kernels_in_context.py times (compiled with 0 and 2) give the same bits, with the
     table's Adam step fused into the backward too."""
-    from npembed import bags, kernels
+    from npembed import kernels
+    from npembed.kernels import bags
     compiled_with = benchmark_modules()[2].compiled_with
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 300, (200, 90)) * (rng.random((200, 90)) < 0.7)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npembed import load_model, projector
+from npembed import load_model
+from npembed.wordvectors import projector
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "imdb_sentiment.py"

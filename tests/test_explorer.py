@@ -9,7 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from npembed import explorer, projector
+from npembed.study import explorer
+from npembed.wordvectors import projector
 
 CHROMIUM = os.environ.get("NPEMBED_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -5,7 +5,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from npembed import Sequential, gradcheck, losses
-from npembed.fused import EmbeddingMean
+from npembed.stages import EmbeddingMean
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
 from strategies import float_inputs, id_batches, seeds
 

@@ -1,4 +1,4 @@
-"""The head kernel (npembed.head) is held equal to its reference, the Dense layers and the loss run
+"""The head kernel (npembed.stages) is held equal to its reference, the Dense layers and the loss run
 one by one; and Sequential uses it exactly where it applies."""
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import Sequential, fused, head
+from npembed import Sequential, losses
+from npembed import stages
 from npembed.layers import Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D
 from strategies import seeds
 
@@ -19,7 +20,23 @@ def built_head(features, units, activation, dtype, rng):
     output.build((None, units), rng, dtype)
     output.params["bias"][:] = rng.normal(size=1)           # a non-zero bias, so that it counts
     hidden.params["bias"][:] = rng.normal(size=units) * 0.5
-    return head.DenseHead(hidden, output)
+    return stages.DenseHead(hidden, output)
+
+
+def loss_step(step, h, y, backward):
+    """(loss, accuracy, d_h or None) of the stage: forward, then backward in training."""
+    loss, accuracy = step.forward(h, y, training=backward)
+    return loss, accuracy, (step.backward() if backward else None)
+
+
+def layers_one_by_one(step, h, y, backward):
+    """The same numbers from the two Dense layers and the loss, one NumPy call at a time."""
+    z = step.logits(h)
+    loss, dz = losses.binary_crossentropy_from_logits(y, z)
+    accuracy = losses.binary_accuracy(y, z, threshold=0.0)
+    if not backward:
+        return loss, accuracy, None
+    return loss, accuracy, step.hidden.backward(step.output.backward_logits(dz))
 
 
 def grads_of(step):
@@ -28,21 +45,29 @@ def grads_of(step):
 
 @given(batch=st.integers(1, 40), features=st.integers(1, 20), units=st.integers(1, 20),
        activation=st.sampled_from([None, "relu"]), dtype=st.sampled_from(["float32", "float64"]),
-       backward=st.booleans(), scale=st.sampled_from([0.1, 1.0, 30.0]), seed=seeds)
-def test_head_kernel_equals_the_layers(batch, features, units, activation, dtype, backward, scale, seed):
-    """Loss, accuracy, d_h and all four gradients of the kernel equal the layers + loss one by one."""
+       backward=st.booleans(), scale=st.sampled_from([0.1, 1.0, 30.0]), seed=seeds,
+       kernels=st.sampled_from(["numba", "numpy"]))
+def test_head_kernel_and_its_reference_equal_the_layers(batch, features, units, activation, dtype, backward,
+                                                        scale, seed, kernels):
+    """Loss, accuracy, d_h and all four gradients of the kernel (numba) and of its NumPy reference
+    (numpy) equal the layers + loss one by one."""
+    with npembed.kernels.using(kernels):
+        check_head_against_the_layers(batch, features, units, activation, dtype, backward, scale, seed)
+
+
+def check_head_against_the_layers(batch, features, units, activation, dtype, backward, scale, seed):
     rng = np.random.default_rng(seed)
     step = built_head(features, units, activation, dtype, rng)
     h = (rng.normal(size=(batch, features)) * scale).astype(dtype)
     y = rng.integers(0, 2, (batch, 1)).astype(dtype)
     results = []
-    for run in (step.loss_step, step.loss_step_reference):
+    for run in (loss_step, layers_one_by_one):
         for layer in step.layers:
             layer.zero_grads()
-        loss, accuracy, d_h = run(h, y, backward)
+        loss, accuracy, d_h = run(step, h, y, backward)
         results.append((loss, accuracy, None if d_h is None else d_h.copy(), grads_of(step)))
     (loss, accuracy, d_h, grads), (ref_loss, ref_accuracy, ref_d_h, ref_grads) = results
-    z = step.forward_logits(h)
+    z = step.logits(h)
     assert loss == pytest.approx(ref_loss, rel=TOLERANCE[dtype]["rtol"], abs=1e-6)
     if np.abs(z).min() > 1e-4 * scale:                            # a logit at 0 may round to either side
         assert accuracy == ref_accuracy
@@ -61,14 +86,14 @@ def test_head_kernel_equals_the_layers(batch, features, units, activation, dtype
 def test_head_adds_into_the_gradients_and_reuses_its_buffer(rng):
     step = built_head(5, 4, "relu", "float64", rng)
     h, y = rng.normal(size=(9, 5)), rng.integers(0, 2, (9, 1)).astype(float)
-    step.loss_step(h, y, True)
+    loss_step(step, h, y, True)
     once = grads_of(step)
-    _, _, d_small = step.loss_step(h[:3], y[:3], True)             # a smaller last batch: a view, right shape
+    _, _, d_small = loss_step(step, h[:3], y[:3], True)             # a smaller last batch: a view, right shape
     assert d_small.shape == (3, 5)
     for layer in step.layers:
         layer.zero_grads()
-    step.loss_step(h, y, True)
-    step.loss_step(h, y, True)
+    loss_step(step, h, y, True)
+    loss_step(step, h, y, True)
     for twice, single in zip(grads_of(step), once):               # gradients add up, as the layers' do
         np.testing.assert_allclose(twice, 2 * single, rtol=1e-12)
 
@@ -81,13 +106,14 @@ def test_head_keeps_large_logits_finite(rng):
     step.output.params["bias"][:] = 0
     step.hidden.params["bias"][:] = 0
     h, y = np.array([[1000.0, 0], [-1000.0, 0]]), np.array([[0.0], [1.0]])
-    loss, accuracy, d_h = step.loss_step(h, y, True)
+    loss, accuracy, d_h = loss_step(step, h, y, True)
     assert loss == pytest.approx(1000.0) and accuracy == 0.0
     np.testing.assert_allclose(d_h, [[0.5, 0], [-0.5, 0]])
 
 
 def stage_types(layers):
-    return [type(stage).__name__ for stage in fused.stages(layers)]
+    plan = stages.plan(layers)
+    return [type(stage).__name__ for stage in plan.stages] + [type(plan.loss).__name__]
 
 
 def test_stages_fuse_the_head_only_where_it_applies():
@@ -95,6 +121,7 @@ def test_stages_fuse_the_head_only_where_it_applies():
     assert stage_types(tutorial) == ["EmbeddingMean", "DenseHead"]
     chollet = [Embedding(9, 2), Flatten(), Dense(3), Dense(1, activation="sigmoid")]
     assert stage_types(chollet) == ["Embedding", "Flatten", "DenseHead"]
+    assert stage_types(chollet[:2] + chollet[3:]) == ["Embedding", "Flatten", "DenseLogits", "BinaryCrossentropy"]
     pooled = [Embedding(9, 2), GlobalAveragePooling1D()]
     for layers in (pooled + [Dense(3, activation="relu"), Dense(2, activation="sigmoid")],
                    pooled + [Dense(3, activation="sigmoid"), Dense(1, activation="sigmoid")],
@@ -104,16 +131,17 @@ def test_stages_fuse_the_head_only_where_it_applies():
         assert "DenseHead" not in stage_types(layers), layers
     npembed.set_kernels("numpy")
     try:
-        assert stage_types(tutorial) == ["Embedding", "GlobalAveragePooling1D", "Dense", "Dense"]
+        assert stage_types(tutorial) == ["Embedding", "GlobalAveragePooling1D", "Dense", "DenseLogits",
+                                         "BinaryCrossentropy"]
     finally:
         npembed.set_kernels("numba")
 
 
 def test_head_refuses_other_layers():
     with pytest.raises(TypeError, match="DenseHead fuses"):
-        head.DenseHead(Dense(3, activation="sigmoid"), Dense(1, activation="sigmoid"))
+        stages.DenseHead(Dense(3, activation="sigmoid"), Dense(1, activation="sigmoid"))
     with pytest.raises(TypeError, match="DenseHead fuses"):
-        head.DenseHead(Dense(3), Dense(2, activation="sigmoid"))
+        stages.DenseHead(Dense(3), Dense(2, activation="sigmoid"))
 
 
 def test_a_model_trains_the_same_with_and_without_the_head_kernel(rng):

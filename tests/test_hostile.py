@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npembed import Sequential, analysis, callbacks, pad_sequences
+from npembed import Sequential, callbacks, pad_sequences
+from npembed.study import analysis
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
 from npembed.optimizers import Adam
 
@@ -196,7 +197,7 @@ def test_tokenizer_time_grows_linearly_on_adversarial_text(name):
     """10x the input may cost about 10x the time (quadratic would be 100x): the best of several
     runs at 20 KB and 200 KB must stay under 30x apart."""
     import time
-    from npembed import text
+    from npembed.datasets import text
     unit = ADVERSARIAL[name]
 
     def best_time(size):
@@ -212,6 +213,6 @@ def test_tokenizer_time_grows_linearly_on_adversarial_text(name):
 
 
 def test_a_stray_less_than_sign_no_longer_swallows_the_text_after_it():
-    from npembed import text
+    from npembed.datasets import text
     assert text.tokenize("a < b and c <br /> d") == ["a", "b", "and", "c", "d"]
     assert text.tokenize("x <i>y</i> <<z>") == ["x", "y"]

@@ -17,9 +17,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from npembed import Sequential, load_model, projector
+from npembed import Sequential, load_model
+from npembed.wordvectors import projector
 from npembed.__main__ import main as cli
-from npembed._io import atomic_write
+from npembed.atomic import atomic_write
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
 
 
@@ -194,7 +195,7 @@ def test_a_killed_export_leaves_a_pair_that_does_not_load(tmp_path):
     folder = exported(tmp_path)
     script = f"""
 import os, signal, numpy as np
-from npembed import projector
+from npembed.wordvectors import projector
 real_write = projector._write
 def write(path, content):
     real_write(path, content)
@@ -221,7 +222,7 @@ def test_a_mixed_pair_is_refused_by_its_manifest(tmp_path):
 def test_ctrl_c_during_an_export_is_held_until_the_pair_is_written(tmp_path):
     script = f"""
 import os, signal, numpy as np
-from npembed import projector
+from npembed.wordvectors import projector
 real_write = projector._write
 def write(path, content):
     if path.name == "vecs.tsv":
@@ -241,7 +242,7 @@ def test_a_killed_writer_leaves_a_temporary_that_the_next_write_removes(tmp_path
     target = tmp_path / "model.npz"
     script = f"""
 import os, signal
-from npembed._io import atomic_write
+from npembed.atomic import atomic_write
 with atomic_write({str(target)!r}) as handle:
     handle.write(b"partial")
     os.kill(os.getpid(), signal.SIGKILL)

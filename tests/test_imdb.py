@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import REAL_ARCHIVE
-from npembed import pad_sequences, text
+from npembed import pad_sequences
+from npembed.datasets import text
 from npembed.datasets import cache, imdb, reading, source
 
 # label is carried by the folder; names are <number>_<rating>.txt

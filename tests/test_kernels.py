@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import bags as bag_kernels, kernels, packing
+from npembed import kernels
+from npembed.kernels import bags as bag_kernels
+from npembed.kernels import packing
 from strategies import id_batches, seeds
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
@@ -30,24 +32,6 @@ def run_both(function, *args):
             npembed.set_kernels(previous)
         results[name] = (out, copies)
     return results["numba"], results["numpy"]
-
-
-def fused_step_both(bags, d_step, mask_zero, table, m, v, numbers):
-    """pooled_lookup_backward with an Adam step (zeroing first) under each implementation, on copies:
-    [(non-finite count, gradient, table, m, v)] for numba, then numpy."""
-    results = []
-    for name in ("numba", "numpy"):
-        arrays = [np.zeros_like(table), table.copy(), m.copy(), v.copy()]
-        previous = npembed.get_kernels()
-        npembed.set_kernels(name)
-        try:
-            with np.errstate(over="ignore"):
-                count = bag_kernels.pooled_lookup_backward(bags, d_step, mask_zero, arrays[0], True,
-                                                           tuple(arrays[1:]) + tuple(numbers))
-        finally:
-            npembed.set_kernels(previous)
-        results.append((count, *arrays))
-    return results
 
 
 def random_bags(batch, seed):
@@ -77,18 +61,17 @@ def test_pooled_lookup_forward_agrees(batch, dim, mask_zero, dtype, seed):
     np.testing.assert_allclose(fast[0], expected, **TOLERANCE[dtype])
 
 
-@given(**bag_cases, zero_first=st.booleans())
-def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed, zero_first):
+@given(**bag_cases)
+def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed):
     vocab, ids, rng, bags = random_bags(batch, seed)
     d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
-    # backward ADDS into grads, or with zero_first replaces every row (those of ids no row holds,
-    # up to the last row of the table, too) by the batch's gradient
+    # backward ADDS into grads (rows of ids no row holds, up to the last row of the table, keep theirs)
     start = rng.normal(size=(vocab + 3, dim)).astype(dtype)
-    (_, fast), (_, ref) = run_both(bag_kernels.pooled_lookup_backward, bags, d_step, mask_zero, start, zero_first)
+    (_, fast), (_, ref) = run_both(bag_kernels.pooled_lookup_backward, bags, d_step, mask_zero, start)
     # both equal a scatter over the padded rows (repeated ids accumulate), computed in float64;
     # a sum's rounding error scales with the sum of its terms' magnitudes, not with the result
     padded = ids[bags.rows]
-    base = np.zeros_like(start) if zero_first else start
+    base = start
     expected, magnitude = base.astype(np.float64), np.abs(base).astype(np.float64)
     for b, row in enumerate(padded):
         for k in row:
@@ -99,70 +82,6 @@ def test_pooled_lookup_backward_agrees(batch, dim, mask_zero, dtype, seed, zero_
     for result in (fast[3], ref[3]):
         assert np.all(np.abs(result - expected) <= rtol * magnitude + 1e-300)
 
-
-@given(**bag_cases, parts=st.sampled_from([1, 2, 3, 7]), t=st.integers(1, 1000))
-def test_adam_fused_into_the_backward_is_the_backward_then_adam_update(batch, dim, mask_zero, dtype, seed,
-                                                                      parts, t):
-    """The fused step gives the bits of the backward (zeroing first) followed by kernels.adam_update,
-    for any split of the table between parts, rows of ids no batch row holds included (their m and v
-    decay too); the NumPy reference agrees; both count the non-finite entries the step left."""
-    vocab, ids, rng, bags = random_bags(batch, seed)
-    d_step = rng.normal(size=(len(bags), dim)).astype(dtype)
-    table, m = (rng.normal(size=(vocab + 3, dim)).astype(dtype) for _ in range(2))
-    v = np.abs(rng.normal(size=(vocab + 3, dim))).astype(dtype)
-    alpha = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
-    numbers = kernels.adam_scalars(dtype, alpha, 0.9, 0.999, 1e-7)
-    grads = np.full_like(table, np.nan)                      # every row is overwritten
-    separate = [table.copy(), m.copy(), v.copy()]
-    bag_kernels.pooled_lookup_backward(bags, d_step, mask_zero, grads, zero_first=True)
-    expected_count = kernels.adam_update(*separate[:1], grads, *separate[1:], alpha, 0.9, 0.999, 1e-7)
-    first_ids, cuts = bags.split_by_owner(parts, bag_kernels.ADAM_ROW_COST, len(table))
-    fused = [table.copy(), m.copy(), v.copy()]
-    fused_grads = np.full_like(table, np.nan)
-    count = bag_kernels._pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths,
-                                                      bags.rows, bags.steps, d_step, mask_zero, True, fused_grads,
-                                                      *fused, *numbers)
-    assert count == expected_count == 0
-    for a, b in zip([grads] + separate, [fused_grads] + fused):
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    fast, ref = fused_step_both(bags, d_step, mask_zero, table, m, v, numbers)
-    assert fast[0] == ref[0] == 0
-    for a, b, c in zip(fast[1:], ref[1:], [grads] + fused):
-        np.testing.assert_array_equal(a.view(np.uint8), c.view(np.uint8))     # the dispatch: the kernel
-        np.testing.assert_allclose(a, b, **TOLERANCE[dtype])
-
-
-def test_adam_fused_into_the_backward_counts_what_overflows():
-    """A step that overflows some entries of the table: the fused kernel and the reference count them."""
-    ids = np.array([[1, 2, 2, 0], [3, 0, 0, 0]], dtype=np.int32)
-    bags = bag_kernels.Bags.from_padded(ids)
-    table = np.full((5, 2), 3e38, np.float32)
-    table[3] = 0                                                 # row 3 stays finite
-    m = np.zeros_like(table)
-    v = np.zeros_like(table)
-    d_step = np.array([[-1.0, -1.0], [1.0, 1.0]], np.float32)
-    numbers = kernels.adam_scalars(np.float32, 1e38, 0.9, 0.999, 1e-7)   # a huge step
-    fast, ref = fused_step_both(bags, d_step, True, table, m, v, numbers)
-    assert fast[0] == ref[0] == 4             # rows 1 and 2 overflow; 3 goes from 0 to -3.2e38; 0 and 4 stay
-    np.testing.assert_array_equal(np.isfinite(fast[2]), np.isfinite(ref[2]))
-    assert np.isinf(fast[2][1:3]).all() and np.isfinite(fast[2][[0, 3, 4]]).all()
-
-
-def test_split_by_owner_with_a_row_cost_balances_entries_and_rows(rng):
-    """With a cost per table row (the fused Adam step), the parts share entries plus rows; the split
-    is kept per (parts, row_cost, table_rows), for the size of the batch that first asks."""
-    ids = np.minimum(rng.zipf(1.3, (400, 60)), 999).astype(np.int32)   # frequent ids are small, as in IMDB
-    packed = bag_kernels.Bags.from_padded(ids)
-    batch = packed.take(np.arange(100))
-    plain, _ = batch.split_by_owner(2)
-    weighted, cuts = batch.split_by_owner(2, 7.0, 1000)
-    assert weighted[1] > plain[1]                    # part 0 takes more ids, fewer entries per id
-    per_id = np.bincount(packed.ids, minlength=1000) * 100 / 400 + 7.0
-    work = [per_id[weighted[p]:weighted[p + 1]].sum() for p in range(2)]
-    assert abs(work[0] - work[1]) <= per_id.max()    # equal up to the id at the boundary
-    assert packed.take(np.arange(50)).split_by_owner(2, 7.0, 1000)[1] is cuts
-    np.testing.assert_array_equal(cuts[:, 1], [np.searchsorted(packed.ids[packed.offsets[r]:packed.offsets[r + 1]],
-                                                               weighted[1]) + packed.offsets[r] for r in range(400)])
 
 
 @given(batch=id_batches(max_vocab=30, max_batch=8, max_steps=40))
@@ -257,7 +176,7 @@ def test_one_thread_and_parallel_optimizer_kernels_agree_bit_for_bit(size, dtype
     g[rng.random(size) < 0.2] = 0
     args = tuple(dtype(x) for x in (0.01, 0.1, 0.001, epsilon))
     results = []
-    for kernel in (kernels._adam_update_serial, kernels._adam_update_numba):
+    for kernel in (kernels.updates._adam_update_serial, kernels.updates._adam_update_numba):
         arrays = [x.copy() for x in (w, g, m, v)]
         with np.errstate(all="ignore"):
             count = kernel(*arrays, *args)
@@ -300,18 +219,15 @@ def test_bit_identical_for_any_thread_count(rng):
 
 
 def test_backward_bit_identical_for_any_number_of_parts(rng):
-    """More parts than threads (or than ids) give the same bits: ownership, not scheduling; and
-    zeroing the table inside the kernel (part by part) leaves no row out (they start as NaN)."""
+    """More parts than threads (or than ids) give the same bits: ownership, not scheduling."""
     ids = rng.integers(0, 30, (64, 25))
     bags = bag_kernels.Bags.from_padded(ids).take(rng.integers(0, 64, 100))
     d_step = rng.normal(size=(100, 5))
     results = []
     for parts in (1, 2, 3, 7, 64):
-        zero_first = parts % 2 == 1
-        grads = np.full((33, 5), np.nan) if zero_first else np.zeros((33, 5))
+        grads = np.zeros((33, 5))
         bag_kernels._pooled_lookup_backward_numba(bags.ids, bags.counts, *bags.split_by_owner(parts),
-                                                  bags.lengths, bags.rows, bags.steps, d_step, False, zero_first,
-                                                  grads, *bag_kernels.no_adam_step(grads))
+                                                  bags.lengths, bags.rows, bags.steps, d_step, False, grads)
         results.append(grads)
     for grads in results[1:]:
         np.testing.assert_array_equal(grads, results[0])
@@ -348,7 +264,7 @@ def test_forward_adds_each_row_pair_by_pair_in_id_order(rng):
 def test_prefetch_is_emitted_and_changes_no_result():
     # the hint reaches LLVM (so the kernels really ask for their next reviews), reads never fault
     # and never change what the loop computes, for any dtype, index type, and empty or partial ranges
-    from npembed.prefetch import prefetch
+    from npembed.kernels.prefetch import prefetch
 
     @numba.njit
     def prefetched_sum(values, start, stop):
@@ -371,7 +287,7 @@ def test_prefetch_is_emitted_and_changes_no_result():
 
 
 def test_prefetch_refuses_what_is_not_a_1d_array_and_integers():
-    from npembed.prefetch import prefetch
+    from npembed.kernels.prefetch import prefetch
 
     @numba.njit
     def prefetch_by_float(values):
@@ -403,19 +319,8 @@ def test_ids_are_packed_in_16_bits_when_they_fit_and_the_kernels_give_the_same_b
     d_step = rng.normal(size=(50, 4)).astype(np.float32)
     results = []
     for bags in (narrow.take(order), wide.take(order)):
-        grads = np.full_like(table, np.nan)
-        bag_kernels.pooled_lookup_backward(bags, d_step, False, grads, zero_first=True)
+        grads = np.zeros_like(table)
+        bag_kernels.pooled_lookup_backward(bags, d_step, False, grads)
         results.append((bag_kernels.pooled_lookup(bags, table, False)[0], grads))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-
-
-def test_the_old_names_in_kernels_still_resolve_and_unknown_ones_do_not():
-    """The packed-ids functions moved from npembed.kernels to npembed.bags and npembed.packing; the
-    old names still give the same objects, and a name that never was there raises AttributeError."""
-    for name in ("Bags", "pooled_lookup", "pooled_lookup_reference", "pooled_lookup_backward",
-                 "pooled_lookup_backward_reference", "step_gradients", "mean_divisors"):
-        assert getattr(kernels, name) is getattr(bag_kernels, name)
-    assert kernels.pack is packing.pack and kernels.pack_reference is packing.pack_reference
-    with pytest.raises(AttributeError, match="no attribute 'packing_kernel'"):
-        kernels.packing_kernel

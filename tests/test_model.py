@@ -74,12 +74,12 @@ def test_validation_split_holds_out_the_last_fraction_and_shuffles_each_epoch(rn
     x, y = reviews(rng, n=50)
     model = tutorial_model(vocab=60)
     seen = []
-    original = Sequential._train_step
+    original = Sequential.train_step
 
     def recording(self, xb, yb):
         seen.append(xb.rows + 1)           # a batch of the fused model: rows of the training part
         return original(self, xb, yb)
-    monkeypatch.setattr(Sequential, "_train_step", recording)
+    monkeypatch.setattr(Sequential, "train_step", recording)
     history = model.fit(x, y, epochs=3, batch_size=8, validation_split=0.3, verbose=0)
     split_at = int(50 * (1 - 0.3))        # 35 train, 15 validation
     sizes = [len(b) for b in seen]

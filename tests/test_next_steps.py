@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import Sequential, gradcheck, kernels, pad_sequences, vectors
+from npembed import Sequential, gradcheck, kernels, pad_sequences
+from npembed.wordvectors import files as vectors
 from npembed.layers import Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D
 from npembed.optimizers import SGD, RMSprop
 from npembed.preprocessing.text import Tokenizer, text_to_word_sequence
@@ -291,8 +292,9 @@ def test_pad_sequences_pads_string_tokens_with_dtype_object():
 
 def test_import_npembed_reaches_every_module_lazily():
     code = ("import sys, npembed; assert 'matplotlib' not in sys.modules; "
-            "npembed.projector.export_projector; npembed.datasets.imdb.load_data; npembed.analysis; "
-            "npembed.plotting; npembed.text.tokenize; npembed.vectors; "
+            "npembed.projector.export_projector; npembed.datasets.imdb.load_data; npembed.analysis.word_sentiment; "
+            "npembed.plotting.plot_history; npembed.text.tokenize; npembed.vectors.load_word_vectors; "
+            "npembed.word2vec.Word2Vec; npembed.evaluation.spearman; npembed.explorer; npembed.pretrained; "
             "npembed.preprocessing.sequence.pad_sequences; npembed.preprocessing.text.Tokenizer; print('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "ok\n"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REAL_ARCHIVE
-from npembed import vectors
+from npembed.wordvectors import files as vectors
 from test_example import NEGATIVE, NEUTRAL, POSITIVE, make_archive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_word2vec_example_runs_at_small_scale(tmp_path):
     assert len(formation["similarity_by_epoch"]) == 3 and len(formation["similarity_by_epoch"][0]) == 6
     assert (out / "neighbors_formation.png").read_bytes().startswith(b"\x89PNG")
     assert '"epochs": [0, 1, 2]' in (out / "explorer.html").read_text(encoding="utf-8")
-    from npembed import projector
+    from npembed.wordvectors import projector
     assert projector.load_projector(out)[1] == words
     bad = run("word2vec_imdb.py", ["--data", str(tmp_path / "q.txt"), "--out", str(out)], tmp_path)
     assert bad.returncode == 2 and "argument --data" in bad.stderr and "Traceback" not in bad.stderr

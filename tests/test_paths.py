@@ -1,12 +1,13 @@
 """The textbook path is the reference: set_kernels("numpy") runs the layers as declared, and the fused
-Numba step over packed ids (npembed.fused) is held equal to it, forward and gradients."""
+Numba step over packed ids (npembed.stages) is held equal to it, forward and gradients."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import npembed
-from npembed import Sequential, callbacks, fused, gradcheck
+from npembed import Sequential, callbacks, gradcheck
+from npembed import stages
 from npembed.layers import Dense, Embedding, GlobalAveragePooling1D
 from strategies import id_batches, seeds
 
@@ -37,7 +38,7 @@ def test_fused_step_equals_the_textbook_pair(kernels, batch, dim, mask_zero, dty
     embedding, pooling = Embedding(vocab, dim, mask_zero=mask_zero), GlobalAveragePooling1D()
     embedding.build((None, ids.shape[1]), rng, dtype)
     pooling.build((None, ids.shape[1], dim), rng, dtype)
-    step = fused.EmbeddingMean(embedding, pooling)
+    step = stages.EmbeddingMean(embedding, pooling)
     d_pooled = rng.normal(size=(len(ids), dim)).astype(dtype)
 
     vectors = embedding(ids)
@@ -80,11 +81,11 @@ def test_numpy_mode_runs_the_layers_as_declared(numpy_kernels, monkeypatch, rng)
         for method in ("forward", "backward"):
             original = getattr(cls, method)
 
-            def spy(self, *args, _original=original, _name=f"{cls.__name__}.{method}"):
+            def spy(self, *args, _original=original, _name=f"{cls.__name__}.{method}", **kwargs):
                 calls.append(_name)
-                return _original(self, *args)
+                return _original(self, *args, **kwargs)
             monkeypatch.setattr(cls, method, spy)
-    monkeypatch.setattr(fused.EmbeddingMean, "forward", lambda *args: pytest.fail("fused step ran"))
+    monkeypatch.setattr(stages.EmbeddingMean, "forward", lambda *args: pytest.fail("fused step ran"))
     model = tutorial(20, dtype="float32")
     x = rng.integers(0, 20, (30, 7))
     model.fit(x, rng.integers(0, 2, 30), epochs=1, batch_size=8, verbose=0)
@@ -95,12 +96,12 @@ def test_numpy_mode_runs_the_layers_as_declared(numpy_kernels, monkeypatch, rng)
 
 def test_numba_mode_runs_the_fused_step(monkeypatch, rng):
     ran = []
-    original = fused.EmbeddingMean.forward
+    original = stages.EmbeddingMean.forward
 
-    def spy(self, *args):
+    def spy(self, *args, **kwargs):
         ran.append(True)
-        return original(self, *args)
-    monkeypatch.setattr(fused.EmbeddingMean, "forward", spy)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(stages.EmbeddingMean, "forward", spy)
     monkeypatch.setattr(GlobalAveragePooling1D, "forward", lambda *args: pytest.fail("pair ran"))
     tutorial(20, dtype="float32").fit(rng.integers(0, 20, (30, 7)), rng.integers(0, 2, 30), epochs=1, verbose=0)
     assert ran
@@ -111,12 +112,12 @@ def test_summary_names_the_fused_step(capsys):
     model.build((None, 9))
     model.summary()
     out = capsys.readouterr().out
-    assert "embedding + global_average_pooling1d run as one fused step" in out
+    assert "embedding + global_average_pooling1d run as one stage over packed ids" in out
     Sequential([Dense(2, activation="relu"), Dense(1)]).build((None, 3))
     unfused = Sequential([Embedding(5, 2), Dense(1)])
     unfused.build((None, 3))
     unfused.summary()
-    assert "fused" not in capsys.readouterr().out
+    assert "run as one" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad, error", [(np.array([[99]]), IndexError), (np.array([[-1]]), IndexError),
@@ -125,7 +126,7 @@ def test_fused_step_checks_ids_before_any_kernel(bad, error):
     """Out-of-range ids once read memory past the table; now they are refused like layer(x) refuses them."""
     embedding = Embedding(5, 3)
     embedding.build((None, None), np.random.default_rng(0))
-    step = fused.EmbeddingMean(embedding, GlobalAveragePooling1D())
+    step = stages.EmbeddingMean(embedding, GlobalAveragePooling1D())
     with pytest.raises(error, match="ids"):
         step(bad)
     with pytest.raises(error, match="ids"):
@@ -135,7 +136,7 @@ def test_fused_step_checks_ids_before_any_kernel(bad, error):
 
 def test_fused_step_refuses_other_layers():
     with pytest.raises(TypeError, match="EmbeddingMean fuses"):
-        fused.EmbeddingMean(Dense(2), GlobalAveragePooling1D())
+        stages.EmbeddingMean(Dense(2), GlobalAveragePooling1D())
 
 
 def test_loss_is_never_stale_after_add(rng):
@@ -171,7 +172,7 @@ def test_loss_and_gradients_changes_no_weight_and_matches_finite_differences(rng
 def test_a_wrong_fused_backward_fails_the_model_check(monkeypatch, rng):
     def drops_repeats(self, d_pooled):
         self.grads["embeddings"][self._packed.ids] += 0.0     # the gradient never arrives
-    monkeypatch.setattr(fused.EmbeddingMean, "backward", drops_repeats)
+    monkeypatch.setattr(stages.EmbeddingMean, "backward", drops_repeats)
     model = tutorial(8, seed=3)
     with pytest.raises(gradcheck.GradcheckError):
         gradcheck.check_model(model, rng.integers(1, 8, (4, 5)), [0, 1, 1, 0])
@@ -210,8 +211,8 @@ def test_only_one_sigmoid_in_the_library():
 @pytest.mark.parametrize("kernels", ["numba", "numpy"])
 @pytest.mark.parametrize("frozen", [False, True])
 def test_each_batch_gets_its_own_gradients(kernels, frozen, rng):
-    """grads after a batch are that batch's alone: nothing is left of the batch before, whether the
-    gradient is zeroed by fill or inside the fused backward kernel (Numba), and a frozen table's is 0."""
+    """grads after a batch are that batch's alone: nothing is left of the batch before, on either
+    path, and a frozen table's is 0."""
     npembed.set_kernels(kernels)
     try:
         x_a, x_b = rng.integers(0, 20, (9, 6)), rng.integers(0, 20, (5, 6))
@@ -243,44 +244,8 @@ def test_a_batch_that_fails_leaves_every_gradient_zero(rng):
     for key, grad in model.grads.items():
         assert np.all(grad == 0), key
 
-
-@pytest.mark.parametrize("mask_zero", [False, True])
-def test_adam_fused_into_the_embedding_backward_trains_the_same_bits(monkeypatch, rng, mask_zero):
-    """With Adam, the fused embedding's kernel applies the table's step itself (optimizer.step skips
-    the table): the weights and Adam's state after training are those of the separate step, bit for bit."""
-    from npembed import bags, optimizers
-
-    class SeparateAdam(optimizers.Adam):
-        def fused_update(self, params, key):
-            return None
-
-    fused_steps = []
-    original = bags.pooled_lookup_backward
-
-    def spy(*args):
-        fused_steps.append(args[5] is not None)
-        return original(*args)
-    monkeypatch.setattr(bags, "pooled_lookup_backward", spy)
-    x, y = rng.integers(0, 300, (120, 30)), rng.integers(0, 2, 120)
-    trained = []
-    for optimizer in (optimizers.Adam(learning_rate=0.01), SeparateAdam(learning_rate=0.01)):
-        model = tutorial(300, dim=16, mask_zero=mask_zero, dtype="float32")
-        model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
-        history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
-        trained.append((model, history.history))
-    assert fused_steps == [True] * 18 + [False] * 18          # 6 batches x 3 epochs, each way
-    (fused_model, fused_history), (separate_model, separate_history) = trained
-    assert fused_history == separate_history
-    for a, b in zip(fused_model.get_weights(), separate_model.get_weights()):
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    for slot in ("m", "v"):
-        for key, value in getattr(fused_model.optimizer, slot).items():
-            np.testing.assert_array_equal(value.view(np.uint8), getattr(separate_model.optimizer, slot)[key].view(np.uint8))
-    assert fused_model.optimizer.iterations == separate_model.optimizer.iterations == 18
-
-
-def test_a_frozen_table_takes_no_fused_step(rng):
-    """A frozen table is neither updated nor given Adam slots, and its stage refuses a fused step."""
+def test_a_frozen_table_is_neither_updated_nor_given_a_gradient(rng):
+    """A frozen table is neither updated nor given Adam slots; its stage computes no gradient."""
     model = tutorial(20, dtype="float32")
     x, y = rng.integers(0, 20, (30, 7)), rng.integers(0, 2, 30)
     model.build((None, 7))
@@ -289,25 +254,17 @@ def test_a_frozen_table_takes_no_fused_step(rng):
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     np.testing.assert_array_equal(model.get_weights()[0], table)
     assert "embedding/embeddings" not in model.optimizer.m and model.optimizer.iterations == 8
-    with pytest.raises(npembed._checks.StateError, match="frozen"):
-        model._stages[0].backward_and_update(np.zeros((30, 3), np.float32), None)
-    model.layers[0].trainable = True
-    with pytest.raises(TypeError, match="needs the step"):                 # never a silent no-step
-        model._stages[0].backward_and_update(np.zeros((30, 3), np.float32), None)
+    assert not model.grads["embedding/embeddings"].any()          # a frozen table gets no gradient
 
 
 def test_an_adam_subclass_with_its_own_update_gets_it_for_the_table_too(rng):
-    """The fused kernel knows Adam's update only: a subclass that changes update is not fused."""
+    """Every weight, the table included, takes the optimizer's own update: a subclass's runs."""
     from npembed import optimizers
-
-    class StillAdam(optimizers.Adam):                    # the update inherited: fused as Adam
-        pass
 
     class NoMove(optimizers.Adam):
         def update(self, w, g, slots, scalars):
             return 0
 
-    assert StillAdam().fused_update({"w": np.zeros(2, np.float32)}, "w") is not None
     model = tutorial(20, dtype="float32")
     model.compile(optimizer=NoMove(), loss="binary_crossentropy")
     model.build((None, 7))

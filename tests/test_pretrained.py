@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npembed import analysis, pretrained
-from npembed.word2vec import Word2Vec
+from npembed.study import analysis
+from npembed.wordvectors import pretrained
+from npembed.wordvectors.word2vec import Word2Vec
 from test_example import make_archive
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npembed import projector
+from npembed.wordvectors import projector
 
 tricky = st.sampled_from(["", " ", "\t", "\n", "\r\n", "a\tb", "line\nbreak", "\\", "\\0", "\\u0041",
                           "😀", "שלום", "مرحبا", "\u2028", "\x0b", "\x85", "  \u3000 ", "<PAD>", "\ud800"])

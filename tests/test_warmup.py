@@ -45,7 +45,8 @@ def test_warm_up_compiles_the_id_type_the_data_will_have(vocab, id_type):
     vocabulary is the real one's side of that line, so the kernels it compiles are those training uses."""
     import numba
 
-    from npembed import bags, kernels
+    from npembed import kernels
+    from npembed.kernels import bags
     if kernels.get_kernels() != "numba":
         pytest.skip("the NumPy references compile nothing")
     model = Sequential([Embedding(vocab, 4), GlobalAveragePooling1D(), Dense(1, activation="sigmoid")], seed=0)

@@ -6,9 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import npembed
-from npembed import evaluation, gradcheck, skipgram
+from npembed import gradcheck
+from npembed.wordvectors import evaluation
+from npembed.kernels import skipgram
 from npembed.preprocessing.sequence import make_sampling_table, skipgrams
-from npembed.word2vec import Word2Vec
+from npembed.wordvectors.word2vec import Word2Vec
 from strategies import seeds
 
 
@@ -181,10 +183,10 @@ def test_unknown_words_suggest_close_spellings(rng):
 def test_word2vec_format_and_projector_exports_read_back(tmp_path, rng):
     model = Word2Vec(vector_size=5, min_count=1, epochs=1, verbose=0).fit(toy_corpus(rng, sentences=10))
     model.save_word2vec_format(tmp_path / "w2v.txt")
-    words, vectors = npembed.vectors.load_word_vectors(tmp_path / "w2v.txt")
+    words, vectors = npembed.wordvectors.files.load_word_vectors(tmp_path / "w2v.txt")
     assert words == model.words and np.allclose(vectors, model.vectors, rtol=1e-6, atol=1e-9)
     model.export_projector(tmp_path)
-    assert npembed.projector.load_projector(tmp_path)[1] == model.words
+    assert npembed.wordvectors.projector.load_projector(tmp_path)[1] == model.words
 
 
 # ---- evaluation: gensim's conventions ----------------------------------------------------------------
@@ -250,7 +252,7 @@ def test_skipgrams_are_keras():
 
 
 def test_the_neighbour_picture_needs_words(tmp_path):
-    from npembed import plotting
+    from npembed.study import plotting
     with pytest.raises(ValueError, match="neighbors is empty"):
         plotting.plot_neighbor_comparison({}, tmp_path / "n.png")
     plotting.plot_neighbor_comparison({"good": ([("fine", 0.9)], [("bad", 0.2)])}, tmp_path / "n.png")
@@ -258,7 +260,7 @@ def test_the_neighbour_picture_needs_words(tmp_path):
 
 
 def test_snapshots_watch_the_word_vectors_form(rng):
-    from npembed import analysis
+    from npembed.study import analysis
     from npembed.callbacks import EmbeddingSnapshots
     sentences = toy_corpus(rng, vocab=40, sentences=300, length=30)
     snapshots = EmbeddingSnapshots()

@@ -12,8 +12,8 @@ import zipfile
 
 import numpy as np
 
-from .. import text
-from .._io import atomic_write
+from . import text
+from ..atomic import atomic_write
 from . import reading
 from .source import cache_dir, locate
 

@@ -9,7 +9,8 @@ import sys
 
 import numpy as np
 
-from .. import _checks, text
+from .. import _checks
+from . import text
 from . import reading
 from .reading import LABELS, MAX_REVIEW_BYTES, MAX_TOTAL_BYTES, SPLITS, read_reviews  # noqa: F401
 from .cache import build_in_background, processed, source_fingerprint  # noqa: F401

@@ -63,12 +63,8 @@ class Layer:
         """Number of weight entries (int)."""
         return sum(int(value.size) for value in self.params.values())
 
-    def zero_grads(self, in_backward=False):
-        """Set every gradient to 0 (backward adds into them).
-
-        in_backward=True says the layer's backward comes next and may do the zeroing itself, in its
-        own pass (npembed.fused.EmbeddingMean does); a layer zeroes at once either way.
-        """
+    def zero_grads(self):
+        """Set every gradient to 0 (backward adds into them)."""
         for grad in self.grads.values():
             grad.fill(0)
 

@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-from . import _checks
-from ._io import atomic_write
+from .. import _checks
+from ..atomic import atomic_write
 
 
 def load_word_vectors(path, limit=None, dtype="float32"):

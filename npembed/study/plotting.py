@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ._io import atomic_write
+from ..atomic import atomic_write
 
 
 def save_figure(figure, path, dpi=120):

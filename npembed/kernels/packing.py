@@ -1,13 +1,13 @@
-"""Packing padded id rows into the arrays of a npembed.bags.Bags: each row's distinct real (non-zero)
+"""Packing padded id rows into the arrays of a npembed.kernels.bags.Bags: each row's distinct real (non-zero)
 ids in ascending order, and how often each occurs. The Numba kernel beside its NumPy reference.
 
-Done once per fit, evaluate or predict (see npembed.fused.EmbeddingMean.pack); the kernels that
-then run on every batch live in npembed.bags.
+Done once per fit, evaluate or predict (see npembed.stages.EmbeddingMean.pack); the kernels that
+then run on every batch live in npembed.kernels.bags.
 """
 import numba
 import numpy as np
 
-from .kernels import get_kernels
+from .switch import get_kernels
 
 
 def pack_reference(ids):
@@ -31,8 +31,8 @@ def _pack_numba(ids, token_offsets, vocab, block_rows):
     # grouped by id (rows ascending within an id), then dealt back to their rows in that order, so
     # that each row receives its ids in ascending order; equal ids are then neighbours, and become
     # (id, count). O(tokens + vocab per block), one thread, plain loops that compile in well under
-    # a second. Blocks keep the scattered writes of both sorts within a few hundred KB (all 20,000
-    # training reviews at once: 18 MB, and the pack 1.7x slower); see pack for block_rows.
+    # a second. Blocks keep the scattered writes of both sorts within a few hundred KB, where all
+    # the rows at once would scatter them over megabytes; see pack for block_rows.
     # vocab: more than the largest id
     n, steps = ids.shape
     most = 0                                                 # the most tokens in one block
@@ -94,7 +94,7 @@ def _pack_numba(ids, token_offsets, vocab, block_rows):
 
 def pack(ids):
     """ids (n, steps) int32 (see _checks.ids_array) -> (bag_ids int32, counts int32, offsets int64,
-    lengths int64: the real ids of each row), see npembed.bags.Bags."""
+    lengths int64: the real ids of each row), see npembed.kernels.bags.Bags."""
     if get_kernels() == "numpy":
         return pack_reference(ids)
     lengths = np.count_nonzero(ids, axis=1)

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from . import _checks
+from .. import _checks
 
 
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):

@@ -8,7 +8,7 @@ are the usual ones (questions-words.txt, wordsim353.tsv; see ../shared/reference
 """
 import numpy as np
 
-from . import _checks
+from .. import _checks
 
 
 def _lines(path):

@@ -11,7 +11,7 @@ The pieces, each as word2vec and gensim define them:
 - dynamic windows: for each position, a window drawn uniformly from 1..window;
 - negatives drawn from the unigram distribution raised to 0.75;
 - plain SGD whose learning rate decays linearly from alpha to min_alpha over all epochs.
-The loss, its gradient and the training loop are in npembed.skipgram (a Numba kernel beside its
+The loss, its gradient and the training loop are in npembed.kernels.skipgram (a Numba kernel beside its
 NumPy reference). workers=1 gives bit-identical vectors for a seed; more workers train in
 parallel without locks (Hogwild, as gensim), which is faster but not bit-reproducible.
 """
@@ -21,8 +21,10 @@ import time
 
 import numpy as np
 
-from . import _checks, projector, skipgram, trainer, vectors as vector_files
-from .layers import Embedding
+from .. import _checks, trainer
+from ..kernels import skipgram
+from . import files as vector_files, projector
+from ..layers import Embedding
 
 CUM_TABLE_DOMAIN = 2**31 - 1          # word2vec's resolution for drawing negatives
 JOB_WORDS = 10_000                    # sentences are trained in jobs of about this many words

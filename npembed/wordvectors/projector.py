@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _checks, interrupts
-from ._io import atomic_write
+from .. import _checks, interrupts
+from ..atomic import atomic_write
 
 VECTORS_FILE, METADATA_FILE, CONFIG_FILE = "vecs.tsv", "meta.tsv", "projector_config.pbtxt"
 MANIFEST_FILE = "projector_manifest.json"

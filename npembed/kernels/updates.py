@@ -1,53 +1,16 @@
-"""The switch between Numba and NumPy, and the dense kernels: each Numba kernel beside its NumPy reference.
+"""The optimizers' updates (Adam, SGD, RMSprop in their Keras forms) and the plain Embedding's
+scatter-add: each Numba kernel beside its NumPy reference, and the dispatch functions that
+npembed.optimizers and npembed.layers call (they never know which implementation ran).
 
-``set_kernels("numpy")`` (or the environment variable ``NPEMBED_KERNELS=numpy`` before import) makes
-the whole library run the plain NumPy references, and makes ``Sequential`` run the layers exactly as
-the student declared them; "numba" (the default) runs the kernels, and the fused Embedding + mean of
-npembed.fused. The tests hold the two equal.
-
-Here: the Embedding's scatter-add and the Adam update. The packed-ids kernels of the fused
-Embedding + mean live in npembed.bags, and the packing of the ids in npembed.packing. Layers and the
-optimizer call the dispatch functions at the bottom of each file and never know which implementation ran.
-
-Kernels trust their inputs: ids in range, C-contiguous arrays, matching shapes and dtypes. The public
-layers and ``Sequential`` check all of that before calling anything here.
+Kernels trust their inputs: C-contiguous arrays of matching shapes and dtypes. The optimizers and
+layers check all of that before calling anything here.
 """
 import functools
-import importlib
-import os
 
 import numba
 import numpy as np
 
-_VALID = ("numba", "numpy")
-_kernels = os.environ.get("NPEMBED_KERNELS", "numba").strip().lower() or "numba"
-if _kernels not in _VALID:
-    raise ImportError(f"NPEMBED_KERNELS must be 'numba' or 'numpy', got {_kernels!r}")
-
-
-def set_kernels(name):
-    """Choose the implementation of every hot loop: "numba" (default) or "numpy" (the references)."""
-    global _kernels
-    if name not in _VALID:
-        raise ValueError(f"kernels must be 'numba' or 'numpy', got {name!r}")
-    _kernels = name
-
-
-def get_kernels():
-    """The implementation in use: "numba" or "numpy"."""
-    return _kernels
-
-
-_MOVED = {"Bags": "bags", "pack": "packing", "pack_reference": "packing", "pooled_lookup": "bags",
-          "pooled_lookup_reference": "bags", "pooled_lookup_backward": "bags",
-          "pooled_lookup_backward_reference": "bags", "step_gradients": "bags", "mean_divisors": "bags"}
-
-
-def __getattr__(name):
-    # the packed-ids kernels moved to npembed.bags and npembed.packing; their old names here keep working
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module 'npembed.kernels' has no attribute {name!r}")
+from .switch import get_kernels
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +52,7 @@ def adam_update_reference(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2,
 @numba.njit(inline="always")
 def adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     """Inside a Numba kernel: one entry's Adam update (index i: an int, or a tuple for 2-D arrays);
-    returns 1 if the new w[i] is not finite, else 0. The kernels here and npembed.bags share it."""
+    returns 1 if the new w[i] is not finite, else 0; every Adam kernel here uses it."""
     gi = g[i]
     mi = m[i] + (gi - m[i]) * one_minus_beta_1
     vi = v[i] + (gi * gi - v[i]) * one_minus_beta_2
@@ -110,14 +73,14 @@ def _adam_update_numba(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
 
 # error_model="numpy": a float division by zero gives inf or nan, as in NumPy (and in the parallel
 # kernels), instead of Numba's default Python check before every division, a branch that keeps LLVM
-# from vectorizing the loop. Same results bit for bit; Adam on 160,000 entries: 295 -> 102 us.
+# from vectorizing the loop. The same results bit for bit.
 SERIAL_ERRORS = "numpy"
 
 
 @numba.njit(cache=True, nogil=True, error_model=SERIAL_ERRORS)
 def _adam_update_serial(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     # the same entry update on one thread: for small weights (a Dense kernel or bias), waking the
-    # other threads costs more than the update itself (10 us vs 2 us per call)
+    # other threads costs more than the update itself
     non_finite = 0
     for i in range(w.size):
         non_finite += adam_entry(w, g, m, v, i, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
@@ -241,7 +204,7 @@ def _rmsprop_update_serial(w, g, velocity, moment, average, learning_rate, rho, 
 
 def scatter_add(ids, d_vectors, d_embeddings):
     """d_embeddings[ids[i, t]] += d_vectors[i, t]; repeated ids accumulate."""
-    if _kernels == "numpy":
+    if get_kernels() == "numpy":
         return scatter_add_reference(ids, d_vectors, d_embeddings)
     _scatter_add_numba(ids, d_vectors, d_embeddings)
 
@@ -260,7 +223,7 @@ def adam_update(w, g, m, v, alpha, beta_1, beta_2, epsilon):
     """One Keras-form Adam step on w, m, v in place; scalars are cast to w's dtype. Returns the
     number of entries of w that the step left non-finite."""
     args = adam_scalars(w.dtype, alpha, beta_1, beta_2, epsilon)
-    if _kernels == "numpy":
+    if get_kernels() == "numpy":
         return adam_update_reference(w, g, m, v, *args)
     kernel = _adam_update_numba if w.size >= PARALLEL_ADAM_SIZE else _adam_update_serial
     return kernel(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
@@ -276,7 +239,7 @@ def sgd_update(w, g, velocity, learning_rate, momentum, nesterov):
     cast to w's dtype. Returns the number of entries of w that the step left non-finite."""
     as_dtype = w.dtype.type
     args = (as_dtype(learning_rate), as_dtype(momentum), bool(nesterov))
-    if _kernels == "numpy":
+    if get_kernels() == "numpy":
         return sgd_update_reference(w, g, velocity, *args)
     kernel = _sgd_update_numba if w.size >= PARALLEL_ADAM_SIZE else _sgd_update_serial
     return kernel(w.reshape(-1), g.reshape(-1), _flat(velocity, w), *args)
@@ -287,7 +250,7 @@ def rmsprop_update(w, g, velocity, moment, average, learning_rate, rho, momentum
     scalars are cast to w's dtype. Returns the number of entries of w left non-finite."""
     as_dtype = w.dtype.type
     args = (as_dtype(learning_rate), as_dtype(rho), as_dtype(1.0 - rho), as_dtype(momentum), as_dtype(epsilon))
-    if _kernels == "numpy":
+    if get_kernels() == "numpy":
         return rmsprop_update_reference(w, g, velocity, moment, average, *args)
     kernel = _rmsprop_update_numba if w.size >= PARALLEL_ADAM_SIZE else _rmsprop_update_serial
     return kernel(w.reshape(-1), g.reshape(-1), velocity.reshape(-1), _flat(moment, w), _flat(average, w), *args)

@@ -17,10 +17,11 @@ import zipfile
 
 import numpy as np
 
-from . import _checks, text
-from ._io import atomic_write
-from .datasets import cache, imdb
-from .datasets.source import cache_dir, locate
+from .. import _checks
+from ..datasets import text
+from ..atomic import atomic_write
+from ..datasets import cache, imdb
+from ..datasets.source import cache_dir, locate
 from .word2vec import Word2Vec
 
 CACHE_FORMAT = 2                      # 2: train_seconds stored

@@ -19,8 +19,9 @@ import re
 
 import numpy as np
 
-from . import _checks, analysis
-from ._io import atomic_write
+from .. import _checks
+from . import analysis
+from ..atomic import atomic_write
 
 TOP_WORDS = 500
 TOPN = 8

@@ -1,9 +1,9 @@
-"""Padded id rows packed as a sparse matrix of counts (Bags), and the Numba kernels of the fused
-Embedding + mean over them, each beside its NumPy reference.
+"""Padded id rows packed as a sparse matrix of counts (Bags), and the Numba kernels of the
+Embedding + mean over them (forward and backward), each beside its NumPy reference.
 
-This is the fast path of ``Embedding -> GlobalAveragePooling1D`` (see npembed.fused): the same mean
-as the two layers, without the (batch, steps, dim) tensor, and with padding costing O(1) per row.
-Its backward can also apply an Adam step to the table, in the same kernel.
+This is the fast path of ``Embedding -> GlobalAveragePooling1D`` (npembed.stages.EmbeddingMean):
+the same mean as the two layers, without the (batch, steps, dim) tensor, and with padding costing
+O(1) per row.
 
 Notation: ``ids`` (n, steps) integer ids; ``embeddings`` (vocab, dim); ``pooled`` (batch, dim).
 A Bags packs n rows once; ``lengths`` (n,) counts the real (non-zero) ids of each PACKED row, and a
@@ -12,25 +12,20 @@ real ids of each BATCH row. The mean divides by ``n_real`` when padding is maske
 (the padded length) when it is not.
 
 Kernels trust their inputs (ids in range, C-contiguous arrays, matching shapes and dtypes);
-``fused.EmbeddingMean.pack`` checks the ids before anything here runs.
+``stages.EmbeddingMean.pack`` checks the ids before anything here runs.
 """
 import numba
 import numpy as np
 
-from .kernels import adam_entry, adam_update_reference, get_kernels
 from .packing import pack
 from .prefetch import prefetch
+from .switch import get_kernels
 
-# Two ways the kernels wait less for memory; results do not depend on any of these numbers, and
-# benchmarks/bench_kernels_in_context.py times the kernels with each turned off.
-# - While a kernel sums one review of a shuffled batch, it asks for the first PREFETCH_ENTRIES
-#   entries (8 cache lines of ids and of counts) of the review PREFETCH_AHEAD places later (see
-#   npembed.prefetch); 0 entries asks for nothing.
-# - The forward adds FORWARD_IDS_AT_ONCE ids into a review's sum per load and store of it (an even
-#   number; 2 is pair by pair, see _pooled_lookup_numba).
+# While a kernel sums one review of a shuffled batch, it asks for the first PREFETCH_ENTRIES
+# entries (8 cache lines of ids and of counts) of the review PREFETCH_AHEAD places later (see
+# npembed.kernels.prefetch); 0 entries asks for nothing. Results never depend on these numbers.
 PREFETCH_AHEAD = 2
 PREFETCH_ENTRIES = 128
-FORWARD_IDS_AT_ONCE = 8
 
 
 class Bags:
@@ -58,8 +53,8 @@ class Bags:
     @classmethod
     def from_padded(cls, ids, dtype=np.float32):
         """ids (n, steps), already checked -> Bags of all n rows; counts in dtype, ids as uint16 when
-        every id fits in 16 bits (as the tutorial's 10,000 do), else int32. Each kernel streams every
-        entry of a batch, so 2 bytes less per entry took the training kernels from 14.0 to 12.6 ms."""
+        every id fits in 16 bits (as the tutorial's 10,000 do), else int32: each kernel streams every
+        entry of a batch, and 2 bytes less per entry is a quarter less to stream."""
         bag_ids, counts, offsets, lengths = pack(ids)
         if bag_ids.max(initial=0) <= np.iinfo(np.uint16).max:
             bag_ids = bag_ids.astype(np.uint16)
@@ -79,22 +74,18 @@ class Bags:
         """Real (non-padding) ids in each selected row, int64 (batch,)."""
         return self.lengths[self.rows]
 
-    def split_by_owner(self, parts, row_cost=0.0, table_rows=0):
+    def split_by_owner(self, parts):
         """(first_ids (parts + 1,) int64, cuts (n, parts + 1) int64): which part owns which ids.
 
         Part p owns the ids in [first_ids[p], first_ids[p + 1]) (the last part: every id from
         first_ids[parts - 1] up), part 0 the padding id 0. Entries cuts[r, p]:cuts[r, p + 1] of row r
         are part p's: rows keep their ids in ascending order, so each part's entries are one slice.
-        The parts get about equal work in a batch of this one's size: the entries of their ids (the
-        whole packing's, scaled to the batch) plus row_cost for each of the table_rows rows they own
-        (work done once per row and batch, such as an optimizer step; row_cost counts it in entries).
-        Computed once per (parts, row_cost, table_rows), for the batch size of the first call.
+        The parts own about equal numbers of entries of the whole packing. Computed once per
+        number of parts, and shared by every batch taken from this packing.
         """
-        key = (parts, row_cost, table_rows)
-        if key not in self._owners:
-            per_id = np.bincount(self.ids, minlength=max(table_rows, 1)) * (len(self) / len(self.lengths))
-            per_id = np.cumsum(per_id + np.where(np.arange(len(per_id)) < table_rows, row_cost, 0.0))
-            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)   # work with id <= k
+        if parts not in self._owners:
+            per_id = np.cumsum(np.bincount(self.ids, minlength=1))        # entries with an id <= k
+            bounds = np.searchsorted(per_id, per_id[-1] * np.arange(1, parts) / parts)
             first_ids = np.concatenate([[0], np.maximum(bounds, 1), [len(per_id)]]).astype(np.int64)
             # rows keep their ids ascending, so (row, id) keys are ascending over the whole packing, and
             # the first entry of row r with an id >= k is where r * width + k would be inserted
@@ -103,8 +94,8 @@ class Bags:
             keys = np.repeat(row_starts, np.diff(self.offsets)) + self.ids
             cuts = np.stack([self.offsets[:-1]] + [np.searchsorted(keys, row_starts + k) for k in first_ids[1:-1]]
                             + [self.offsets[1:]], axis=1)
-            self._owners[key] = first_ids, cuts
-        return self._owners[key]
+            self._owners[parts] = first_ids, cuts
+        return self._owners[parts]
 
 
 def _entries(bags):
@@ -164,18 +155,8 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
             prefetch(counts, later_start, later_stop)
         start, end = offsets[rows[b]], offsets[rows[b] + 1]
         p = start
-        # ids are summed in pairs, pooled[b] += (c0 E[k0] + c1 E[k1]), pair after pair, which halves
-        # the chain of dependent additions. FORWARD_IDS_AT_ONCE (8) ids at a time, the running sum
-        # of their pairs stays in a register (total): the same additions in the same order, with
-        # one load and store of pooled[b] per eight ids instead of per two, and a loop body large
-        # enough that LLVM vectorizes it 16 floats wide for dim 16
-        while p + FORWARD_IDS_AT_ONCE <= end:
-            for j in range(dim):
-                total = pooled[b, j]
-                for q in range(p, p + FORWARD_IDS_AT_ONCE, 2):
-                    total += counts[q] * embeddings[ids[q], j] + counts[q + 1] * embeddings[ids[q + 1], j]
-                pooled[b, j] = total
-            p += FORWARD_IDS_AT_ONCE
+        # ids are summed in pairs, pooled[b] += (c0 E[k0] + c1 E[k1]): half as long a chain of
+        # dependent additions as one id at a time
         while p + 2 <= end:
             k0, k1, c0, c1 = ids[p], ids[p + 1], counts[p], counts[p + 1]
             for j in range(dim):
@@ -200,51 +181,25 @@ def _pooled_lookup_numba(ids, counts, offsets, lengths, rows, steps, embeddings,
 # Backward of the pooled lookup: the transposed product, a scatter-add weighted by counts.
 #   d_embeddings[k] += counts[k in row b] * d_step[b]   for every distinct real id k of row b
 #   d_embeddings[0] += n_padding[b] * d_step[b]          (unmasked only)
-# With zero_first, d_embeddings is set to 0 first: the result is then this batch's gradient alone.
-# With an Adam step (adam: the table, its m and v, and the step's numbers), the same kernel then
-# applies it to the table: each thread updates the rows whose gradient it has just completed
-# (npembed.kernels.adam_entry, the numbers of kernels.adam_update).
 # --------------------------------------------------------------------------------------------
 
-def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first=False, adam=None):
-    """NumPy reference: adds into d_embeddings (vocab, dim) in place (after zeroing it, with zero_first);
-    then the Adam step ``adam`` = (table, m, v, alpha, 1 - beta_1, 1 - beta_2, epsilon), if given.
-    Returns how many entries of the table the step left non-finite (0 without a step)."""
-    if zero_first:
-        d_embeddings[...] = 0
+def pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings):
+    """NumPy reference: adds into d_embeddings (vocab, dim) in place."""
     positions, sample = _entries(bags)
     np.add.at(d_embeddings, bags.ids[positions], bags.counts[positions, None] * d_step[sample])
     if not mask_zero:
         d_embeddings[0] += ((bags.steps - bags.n_real)[:, None] * d_step).sum(axis=0)
-    if adam is None:
-        return 0
-    table, m, v, *numbers = adam
-    return adam_update_reference(table, d_embeddings, m, v, *numbers)
 
 
-# One row's Adam step costs about as much as ADAM_ROW_COST entries of the scatter-add, for splitting
-# the table between threads when the step is fused (tuned on the tutorial's batches on one host: 7
-# against 0, 3, 5, 10 and 14, see the README's speed section; results never depend on it).
-ADAM_ROW_COST = 7.0
-
-
-@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, steps, d_step, mask_zero,
-                                  zero_first, d_embeddings, table, m, v, alpha, one_minus_beta_1,
-                                  one_minus_beta_2, epsilon):
+                                  d_embeddings):
     # Race-free and deterministic: part p updates only the ids it owns (entries cuts[r, p]:cuts[r, p+1]
     # of every row r, see Bags.split_by_owner), so each row of d_embeddings is written by one
     # thread, always in batch order: the same bits for any number of parts or threads.
-    # An empty table means no Adam step. error_model="numpy": see kernels.SERIAL_ERRORS.
-    vocab, dim = d_embeddings.shape
+    dim = d_embeddings.shape[1]
     parts = cuts.shape[1] - 1
-    non_finite = 0
     for part in numba.prange(parts):
-        first, stop = first_ids[part], (vocab if part == parts - 1 else first_ids[part + 1])
-        if zero_first:
-            # each part zeroes the rows it owns, in the thread that then adds into them: one pass
-            # over the table instead of a separate fill, and the rows stay in this core's cache
-            d_embeddings[first:stop] = 0
         for b in range(len(rows)):
             r = rows[b]
             if b + PREFETCH_AHEAD < len(rows):
@@ -259,7 +214,7 @@ def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, s
                     d_embeddings[0, j] += padding * d_step[b, j]
             p, end = cuts[r, part], cuts[r, part + 1]
             # two ids at a time (distinct ids of one row: never the same row of d_embeddings),
-            # two independent read-modify-writes in flight: 15-25% faster than one at a time
+            # two independent read-modify-writes in flight
             while p + 2 <= end:
                 k0, k1, c0, c1 = ids[p], ids[p + 1], counts[p], counts[p + 1]
                 for j in range(dim):
@@ -270,18 +225,10 @@ def _pooled_lookup_backward_numba(ids, counts, first_ids, cuts, lengths, rows, s
                 k, c = ids[p], counts[p]
                 for j in range(dim):
                     d_embeddings[k, j] += c * d_step[b, j]
-        if table.size:                                   # the Adam step of the rows this part owns,
-            broken = 0                                   # their gradient still in this core's cache
-            for k in range(first, stop):
-                for j in range(dim):
-                    broken += adam_entry(table, d_embeddings, m, v, (k, j), alpha, one_minus_beta_1,
-                                         one_minus_beta_2, epsilon)
-            non_finite += broken
-    return non_finite
 
 
 # --------------------------------------------------------------------------------------------
-# Dispatch: what npembed.fused calls.
+# Dispatch: what npembed.stages.EmbeddingMean calls.
 # --------------------------------------------------------------------------------------------
 
 def pooled_lookup(bags, embeddings, mask_zero):
@@ -294,26 +241,10 @@ def pooled_lookup(bags, embeddings, mask_zero):
     return pooled, bags.n_real
 
 
-def no_adam_step(d_embeddings):
-    """The last seven arguments of _pooled_lookup_backward_numba that ask for no Adam step: an empty
-    table, m and v of d_embeddings' type, and zeros (the kernel is compiled once for both uses)."""
-    empty = d_embeddings[:0]
-    return (empty, empty, empty) + (d_embeddings.dtype.type(0),) * 4
-
-
-def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings, zero_first=False, adam=None):
-    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim); with
-    zero_first, into zeros: d_embeddings becomes this batch's gradient. adam: (table, m, v, alpha,
-    1 - beta_1, 1 - beta_2, epsilon) to apply that Adam step to the table (vocab, dim) with this
-    gradient, in the same kernel (see kernels.adam_update). Returns how many entries of the table the
-    step left non-finite (0 without a step)."""
+def pooled_lookup_backward(bags, d_step, mask_zero, d_embeddings):
+    """Scatter-add d_step (batch, dim), see step_gradients, into d_embeddings (vocab, dim), in place."""
     if get_kernels() == "numpy":
-        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings, zero_first, adam)
-    if adam is None:
-        first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
-        adam = no_adam_step(d_embeddings)
-    else:
-        first_ids, cuts = bags.split_by_owner(numba.get_num_threads(), ADAM_ROW_COST, len(d_embeddings))
-    return _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows,
-                                         bags.steps, d_step, bool(mask_zero), bool(zero_first), d_embeddings,
-                                         *adam)
+        return pooled_lookup_backward_reference(bags, d_step, mask_zero, d_embeddings)
+    first_ids, cuts = bags.split_by_owner(numba.get_num_threads())
+    _pooled_lookup_backward_numba(bags.ids, bags.counts, first_ids, cuts, bags.lengths, bags.rows,
+                                  bags.steps, d_step, bool(mask_zero), d_embeddings)

@@ -1,8 +1,8 @@
 """Numbers about learned embeddings (no plotting)."""
 import numpy as np
 
-from . import _checks, activations
-from .layers import Dense, Embedding, GlobalAveragePooling1D
+from .. import _checks, activations
+from ..layers import Dense, Embedding, GlobalAveragePooling1D
 
 
 def word_sentiment(model, ids=None, batch_size=4096):
@@ -91,13 +91,13 @@ def drift(start, end):
 
 def neighbors_over_time(snapshots, words, query, topn=8):
     """For each snapshot, the topn nearest neighbours (cosine) of query: a list of lists of words."""
-    from .projector import nearest_neighbors
+    from ..wordvectors.projector import nearest_neighbors
     return [[word for word, _ in nearest_neighbors(table, words, query, topn)] for table in snapshots]
 
 
 def similarity_over_time(snapshots, words, query, others):
     """Cosine similarity of query to each of others in every snapshot: (snapshots, len(others))."""
-    from .projector import row_of
+    from ..wordvectors.projector import row_of
     rows = [row_of(words, word) for word in [query, *others]]
     out = []
     for table in snapshots:
