@@ -124,45 +124,43 @@ class Sequential(trainer.Trainer):
     def compute_gradients(self, x, y):
         """grads := d loss / d every weight on a batch (as train_step takes it); returns (loss, accuracy)."""
         self.zero_grads()
-        h = x
-        mask = None
-        for stage in self.plan.stages:                              # forward, first stage to last
-            h, mask = stage.forward(h, mask, training=True), stage.compute_mask(h, mask)
-        loss, accuracy = self.plan.loss.forward(h, y, training=True)
-        self._stop_unless_finite(loss, f"the loss became {loss} (learning rate too high?)")
+        loss, accuracy = self.plan.loss.forward(self.forward(x, training=True), y, training=True)
+        if not np.isfinite(loss):
+            self._stop(f"the loss became {loss} (learning rate too high?)")
         d = self.plan.loss.backward()                               # d loss / d (last stage's output)
         for stage in reversed(self.plan.stages):                    # the chain rule, last stage first
-            self._stop_unless_finite(d, "a gradient became non-finite (weights too large?)")
+            if not np.isfinite(d).all():
+                self._stop("a gradient became non-finite (weights too large?)")
             d = stage.backward(d)
         return loss, accuracy
 
+    def forward(self, x, training=False):
+        """A batch (as train_step takes it) through every stage, first to last, each handing its mask
+        on: what the loss stage reads (batch, ...)."""
+        mask = None
+        for stage in self.plan.stages:
+            x, mask = stage.forward(x, mask, training), stage.compute_mask(x, mask)
+        return x
+
     def test_step(self, x, y):
         """(loss, accuracy) of a batch, as train_step takes it; nothing changes."""
-        return self.plan.loss.forward(self.predict_step(x, outputs="last stage"), y)
+        return self.plan.loss.forward(self.forward(x), y)
 
-    def predict_step(self, x, outputs="predictions"):
-        """The model's outputs for a batch (as train_step takes it), (batch, units of the last layer).
-
-        outputs: "predictions" (probabilities for a sigmoid), "logits" (before the last sigmoid), or
-        "last stage" (what the last stage hands the loss).
-        """
-        h, mask = x, None
-        for stage in self.plan.stages:
-            h, mask = stage.forward(h, mask), stage.compute_mask(h, mask)
-        if outputs == "last stage":
-            return h
-        return self.plan.loss.logits(h) if outputs == "logits" else self.plan.loss.predictions(h)
+    def predict_step(self, x, logits=False):
+        """The model's outputs for a batch (as train_step takes it), (batch, units of the last layer);
+        logits=True: before the last sigmoid."""
+        outputs = self.forward(x)
+        return self.plan.loss.logits(outputs) if logits else self.plan.loss.predictions(outputs)
 
     def zero_grads(self):
         """Set every gradient to 0 (the backward passes add into them)."""
         for grad in self.grads.values():
             grad.fill(0)
 
-    def _stop_unless_finite(self, values, what):
-        """FloatingPointError, every gradient set to 0 first (none is this batch's), unless all finite."""
-        if not np.isfinite(values).all():
-            self.zero_grads()
-            raise FloatingPointError(f"{what}; training stopped and the weights are those from before this batch")
+    def _stop(self, what):
+        """Raise FloatingPointError, every gradient set to 0 first (none is this batch's)."""
+        self.zero_grads()
+        raise FloatingPointError(f"{what}; training stopped and the weights are those from before this batch")
 
     # ---- datasets: checks at the boundary, and what runs ---------------------------------------
     def batch_source(self, x):

@@ -152,7 +152,7 @@ class Trainer:
     (a Generator), ``trainable_params()`` (what the optimizer updates), ``check_data(x, y=None)``
     (a whole dataset checked: x, or (x, y)), ``batch_source(x)`` (where its batches come from, see
     the module docstring), and the steps on one batch of that source: ``train_step(x, y)``,
-    ``test_step(x, y)``, ``predict_step(x, outputs)`` and ``compute_gradients(x, y)``.
+    ``test_step(x, y)``, ``predict_step(x, logits)`` and ``compute_gradients(x, y)``.
     """
 
     def __init__(self):
@@ -238,15 +238,15 @@ class Trainer:
 
     def predict(self, x, batch_size=32):
         """Model outputs for x, shape (n, units of the last layer)."""
-        return self._predict(x, batch_size, "predictions")
+        return self._predict(x, batch_size, logits=False)
 
     def predict_logits(self, x, batch_size=32):
         """The last layer's values before its sigmoid, (n, 1): log-odds."""
-        return self._predict(x, batch_size, "logits")
+        return self._predict(x, batch_size, logits=True)
 
-    def _predict(self, x, batch_size, outputs):
+    def _predict(self, x, batch_size, logits):
         batch_size = _checks.positive_int("batch_size", batch_size)
         source = self.batch_source(self.check_data(x))
         with _threads.blas_single_threaded():
-            return np.concatenate([self.predict_step(x_batch, outputs).copy()
+            return np.concatenate([self.predict_step(x_batch, logits).copy()
                                    for _, x_batch in batches(source, batch_size)])

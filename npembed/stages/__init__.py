@@ -17,30 +17,17 @@ Numba kernels (the default), two groups of layers run as one stage each, with th
 from ..kernels import get_kernels
 from ..layers import Dense, Flatten, GlobalAveragePooling1D
 from ..losses import BinaryCrossentropy
+from .base import LayerWeights
 from .dense_head import DenseHead
 from .embedding_mean import EmbeddingMean
 
 
-class DenseLogits:
+class DenseLogits(LayerWeights):
     """A Dense layer run up to its logit, z = x @ kernel + bias: the loss then applies the sigmoid
     (sigmoid and cross-entropy as one piece, exact for any z). Its params and grads are the layer's."""
 
     def __init__(self, dense):
         self.layer, self.name = dense, dense.name
-
-    @property
-    def params(self):
-        """The Dense layer's weights."""
-        return self.layer.params
-
-    @property
-    def grads(self):
-        """The Dense layer's gradients."""
-        return self.layer.grads
-
-    def zero_grads(self):
-        """Set the Dense layer's gradients to 0."""
-        self.layer.zero_grads()
 
     def compute_mask(self, inputs, mask):
         """The Dense layer's mask: passed on."""

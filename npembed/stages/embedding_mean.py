@@ -11,9 +11,10 @@ import numpy as np
 from .. import _checks
 from ..kernels import bags
 from ..layers import Embedding, GlobalAveragePooling1D
+from .base import LayerWeights
 
 
-class EmbeddingMean:
+class EmbeddingMean(LayerWeights):
     """Embedding + GlobalAveragePooling1D as one stage: ids (batch, steps) -> mean vectors (batch, dim).
 
     A stage like a layer: ``forward(packed, mask, training)`` and ``backward(d_pooled)``, which adds
@@ -29,6 +30,7 @@ class EmbeddingMean:
             raise TypeError("EmbeddingMean fuses an Embedding and a GlobalAveragePooling1D, got "
                             f"{type(embedding).__name__} and {type(pooling).__name__}")
         self.embedding, self.pooling = embedding, pooling
+        self.layer = embedding                   # the weights are the Embedding's (the pooling has none)
         self.layers = (embedding, pooling)
         self.name = f"{embedding.name} + {pooling.name}"
 
@@ -37,20 +39,6 @@ class EmbeddingMean:
         """True when layers start with an Embedding directly followed by GlobalAveragePooling1D."""
         return (len(layers) >= 2 and isinstance(layers[0], Embedding)
                 and isinstance(layers[1], GlobalAveragePooling1D))
-
-    @property
-    def params(self):
-        """The Embedding's weights: {"embeddings": (vocab, dim)}."""
-        return self.embedding.params
-
-    @property
-    def grads(self):
-        """The Embedding's gradients, same keys and shapes as params."""
-        return self.embedding.grads
-
-    def zero_grads(self):
-        """Set the Embedding's gradient to 0 (backward adds into it)."""
-        self.embedding.zero_grads()
 
     def pack(self, ids):
         """Check ids (n, steps) against the Embedding and pack them once: a Bags of n rows."""
